@@ -1,0 +1,22 @@
+# clsrl: CLS-RL (arXiv 2503.16188) as a workflow. Run: snakemake --cores all
+# This file only wires things up; rules live in rules/, logic in the clsrl package.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+# Validates the config (clsrl/schemas/config.schema.yaml) and fills its defaults before any rule.
+include: "rules/common.smk"
+include: "rules/model.smk"
+include: "rules/data.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

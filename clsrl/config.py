@@ -1,0 +1,154 @@
+"""Validate the workflow configuration against its schema and fill in the defaults.
+
+The Snakefile calls `validate_config(config)` before any rule is defined, so a typo, a wrong type
+or an unknown dataset or method stops the run with one message that names the key and the fix.
+
+>>> validate_config({"evaluation": {"batch_size": 4}})["evaluation"]["max_new_tokens"]
+1024
+>>> validate_config({"evaluation": {"batch_sise": 4}})
+Traceback (most recent call last):
+...
+clsrl.config.ConfigError: config key 'evaluation.batch_sise' is not allowed. Did you mean ...
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from importlib import resources
+
+import jsonschema
+import yaml
+
+from clsrl.datasets.registry import known_datasets
+from clsrl.methods import METHODS
+
+SCHEMA_RESOURCE = "schemas/config.schema.yaml"
+MAX_SUGGESTIONS = 3
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_MODELS = ("tiny-qwen2-vl",)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names each bad key and how to fix it."""
+
+
+def load_schema() -> dict:
+    """The config schema shipped with the package."""
+    text = resources.files("clsrl").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def validate_config(config: dict) -> dict:
+    """Return a copy of `config` with defaults filled in; raise ConfigError if anything is wrong."""
+    schema = load_schema()
+    problems = [_describe(error) for error in _schema_errors(config, schema)]
+    if not problems:
+        config = fill_defaults(config, schema)
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError(
+            "\n".join(problems)
+            + "\nFix the key in config.yaml (or in the --configfile / --config that set it); "
+            "each key is described in clsrl/schemas/config.schema.yaml."
+        )
+    return config
+
+
+def fill_defaults(config: dict, schema: dict) -> dict:
+    """A copy of `config` where every missing key that has a schema default gets it, recursively.
+
+    >>> schema = {"properties": {"a": {"default": {}, "properties": {"b": {"default": 1}}}}}
+    >>> fill_defaults({}, schema)
+    {'a': {'b': 1}}
+    """
+    filled = copy.deepcopy(config)
+    for key, sub_schema in schema.get("properties", {}).items():
+        if key not in filled and "default" in sub_schema:
+            filled[key] = copy.deepcopy(sub_schema["default"])
+        if isinstance(filled.get(key), dict) and "properties" in sub_schema:
+            filled[key] = fill_defaults(filled[key], sub_schema)
+    return filled
+
+
+def _schema_errors(config: dict, schema: dict) -> list[jsonschema.ValidationError]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return sorted(validator.iter_errors(config), key=lambda error: list(error.absolute_path))
+
+
+def _key_name(path) -> str:
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line per schema violation, naming the key, what is wrong and what is allowed."""
+    key = _key_name(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return "\n".join(
+            f"config key '{_key_name([*error.absolute_path, name])}' is not allowed."
+            f"{_suggest(name, allowed)} Allowed keys here: {', '.join(allowed)}."
+            for name in unknown
+        )
+    description = error.schema.get("description", "")
+    hint = f" ({description.strip()})" if description else ""
+    if error.validator == "type":
+        return (
+            f"config key '{key}' must be of type {error.validator_value}, got "
+            f"{error.instance!r} ({type(error.instance).__name__}).{hint}"
+        )
+    if error.validator == "enum":
+        return (
+            f"config key '{key}' is {error.instance!r}, which is not allowed."
+            f"{_suggest(str(error.instance), [str(v) for v in error.validator_value])}"
+            f" Use one of: {', '.join(map(str, error.validator_value))}."
+        )
+    return f"config key '{key}': {error.message}.{hint}"
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=MAX_SUGGESTIONS)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _semantic_problems(config: dict) -> list[str]:
+    """Checks a schema cannot express: names that must exist in a registry, ordered bounds."""
+    problems = []
+    datasets = known_datasets()
+    for index, name in enumerate(config["datasets"]):
+        if name not in datasets:
+            problems.append(
+                f"config key 'datasets[{index}]': unknown dataset {name!r}."
+                f"{_suggest(name, list(datasets))} Known datasets: {', '.join(datasets)}."
+            )
+    for index, name in enumerate(config["methods"]):
+        if name not in METHODS:
+            problems.append(
+                f"config key 'methods[{index}]': unknown method {name!r}."
+                f"{_suggest(name, list(METHODS))} Known methods: {', '.join(METHODS)}."
+            )
+    model = config["base_model"]
+    builtin_name = model.removeprefix(BUILTIN_PREFIX)
+    if is_builtin_model(model) and builtin_name not in BUILTIN_MODELS:
+        problems.append(
+            f"config key 'base_model': unknown built-in model {model!r}."
+            f"{_suggest(builtin_name, list(BUILTIN_MODELS))} Built-in models: "
+            f"{', '.join(BUILTIN_PREFIX + name for name in BUILTIN_MODELS)}; or give a hub name "
+            "such as Qwen/Qwen2-VL-2B-Instruct or a local model folder."
+        )
+    options = config["options"]
+    if options["min_choices"] > options["max_choices"]:
+        problems.append(
+            f"config keys 'options.min_choices' ({options['min_choices']}) and "
+            f"'options.max_choices' ({options['max_choices']}): the minimum exceeds the maximum."
+        )
+    return problems
+
+
+def is_builtin_model(name: str) -> bool:
+    """Whether the base model is one the workflow builds itself (e.g. builtin:tiny-qwen2-vl)."""
+    return name.startswith(BUILTIN_PREFIX)

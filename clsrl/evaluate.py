@@ -1,0 +1,163 @@
+"""Evaluate one model on one target's questions: per-item predictions and per-dataset metrics.
+
+Both metrics of protocol section 7 are reported side by side: the paper's lenient containment and a
+strict exact match. For thinking outputs, whether the class named inside `<think>` agrees with the
+answer is recorded too, with accuracy split by agreement.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from clsrl.answers import extract_eval_answer, lenient_match, strict_match, think_answer_agrees
+from clsrl.inference import generate, load_image
+from clsrl.io import write_atomic, write_json
+from clsrl.prompts import render_prompt
+from clsrl.provenance import provenance
+from clsrl.questions import read_questions
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How a model is asked and decoded; see the `evaluation` config section."""
+
+    style: str
+    wording: str = "train"
+    batch_size: int = 32
+    max_new_tokens: int = 1024
+    image_resize: int = 384
+    base_classes: bool = False  # selects the reference code's base-class wording
+
+
+def score_output(output: str, question: dict) -> dict:
+    """One prediction row: the raw output, the parsed answer and its verdict under both rules.
+
+    >>> row = score_output("<answer>red</answer>", {"classname": "red", "options": ["red"]})
+    >>> row["answer"], row["lenient_correct"], row["strict_correct"]
+    ('red', True, True)
+    """
+    answer = extract_eval_answer(output)
+    truth = question["classname"]
+    candidates = question["options"] or [truth]
+    return {
+        "output": output,
+        "answer": answer,
+        "lenient_correct": lenient_match(answer, truth),
+        "strict_correct": strict_match(answer, truth),
+        "think_agrees": think_answer_agrees(output, candidates),
+    }
+
+
+def percent(hits: int, total: int) -> float | None:
+    """hits / total in percent, None for an empty set."""
+    return 100.0 * hits / total if total else None
+
+
+def summarize(predictions: list[dict]) -> dict:
+    """Per-dataset metrics from prediction rows (accuracies in percent).
+
+    >>> summarize([{"lenient_correct": True, "strict_correct": False, "think_agrees": None}])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'n': 1, 'lenient_accuracy': 100.0, 'strict_accuracy': 0.0,
+     'think_agreement': {'n_checked': 0, 'n_agree': 0, 'lenient_accuracy_agree': None,
+                         'lenient_accuracy_disagree': None}}
+    """
+    total = len(predictions)
+    checked = [p for p in predictions if p["think_agrees"] is not None]
+    agree = [p for p in checked if p["think_agrees"]]
+    disagree = [p for p in checked if not p["think_agrees"]]
+    return {
+        "n": total,
+        "lenient_accuracy": percent(sum(p["lenient_correct"] for p in predictions), total),
+        "strict_accuracy": percent(sum(p["strict_correct"] for p in predictions), total),
+        "think_agreement": {
+            "n_checked": len(checked),
+            "n_agree": len(agree),
+            "lenient_accuracy_agree": percent(sum(p["lenient_correct"] for p in agree), len(agree)),
+            "lenient_accuracy_disagree": percent(
+                sum(p["lenient_correct"] for p in disagree), len(disagree)
+            ),
+        },
+    }
+
+
+def evaluate_questions(
+    model, processor, questions: list[dict], dataset_root: Path, settings: EvalSettings
+) -> tuple[list[dict], dict]:
+    """Generate and score an answer for every question; returns (predictions, metrics)."""
+    predictions: list[dict] = []
+    started = time.perf_counter()
+    with tqdm(total=len(questions), unit="img", desc=f"evaluate ({settings.style})") as progress:
+        for first in range(0, len(questions), settings.batch_size):
+            batch = questions[first : first + settings.batch_size]
+            images = [load_image(dataset_root / q["image"], settings.image_resize) for q in batch]
+            prompts = [
+                render_prompt(
+                    settings.style, q["problem"], settings.wording, base=settings.base_classes
+                )
+                for q in batch
+            ]
+            outputs = generate(model, processor, images, prompts, settings.max_new_tokens)
+            for question, prompt, output in zip(batch, prompts, outputs, strict=True):
+                predictions.append(
+                    {
+                        "image": question["image"],
+                        "label": question["label"],
+                        "classname": question["classname"],
+                        "prompt": prompt,
+                        **score_output(output, question),
+                    }
+                )
+            progress.update(len(batch))
+    seconds = time.perf_counter() - started
+    metrics = summarize(predictions)
+    metrics.update(
+        seconds=round(seconds, 3),
+        images_per_second=round(len(predictions) / seconds, 3) if seconds else None,
+        settings=asdict(settings),
+    )
+    return predictions, metrics
+
+
+def run_evaluation(
+    model_name_or_path: str,
+    dataset_dir: str | Path,
+    questions_path: str | Path,
+    predictions_path: str | Path,
+    metrics_path: str | Path,
+    settings: EvalSettings,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    record: dict | None = None,
+) -> dict:
+    """Load the model, evaluate it on a questions file, write predictions (JSONL) and metrics.
+
+    `record` (e.g. the job's identity and resolved settings) is stored in the metrics' provenance.
+    """
+    from clsrl.modeling import load_model_and_processor
+
+    questions = read_questions(questions_path)
+    model, processor = load_model_and_processor(model_name_or_path, device=device, dtype=dtype)
+    predictions, metrics = evaluate_questions(
+        model, processor, questions, Path(dataset_dir), settings
+    )
+    metrics = {
+        **(record or {}),
+        **metrics,
+        "model": model_name_or_path,
+        "device": str(model.device),
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "provenance": provenance({"evaluation": asdict(settings), **(record or {})}),
+    }
+    write_atomic(
+        predictions_path,
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in predictions),
+    )
+    write_json(metrics_path, metrics)
+    return metrics

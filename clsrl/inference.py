@@ -1,0 +1,59 @@
+"""Batched greedy generation through the model's own processor and chat template.
+
+The user turn holds the image first, then the text, and no system message (Qwen2-VL's template adds
+its default system turn), as in protocol section 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+
+def load_image(path: str | Path, resize: int) -> Image.Image:
+    """Open an image as RGB, resized to `resize` x `resize` with LANCZOS when `resize` > 0."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    if resize > 0 and image.size != (resize, resize):
+        image = image.resize((resize, resize), Image.Resampling.LANCZOS)
+    return image
+
+
+def user_message(prompt: str) -> list[dict]:
+    """The conversation for one question: a user turn with the image, then the prompt text."""
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+
+
+def generate(
+    model, processor, images: Sequence[Image.Image], prompts: Sequence[str], max_new_tokens: int
+) -> list[str]:
+    """Greedy answers for a batch of (image, prompt) pairs; halves the batch when memory runs out.
+
+    Outputs are decoded without special tokens, as the rewards and metrics expect.
+    """
+    try:
+        return _generate_batch(model, processor, images, prompts, max_new_tokens)
+    except torch.OutOfMemoryError:
+        if len(prompts) == 1:
+            raise
+        torch.cuda.empty_cache()
+        half = len(prompts) // 2
+        return generate(model, processor, images[:half], prompts[:half], max_new_tokens) + generate(
+            model, processor, images[half:], prompts[half:], max_new_tokens
+        )
+
+
+def _generate_batch(model, processor, images, prompts, max_new_tokens) -> list[str]:
+    texts = [
+        processor.apply_chat_template(user_message(p), add_generation_prompt=True, tokenize=False)
+        for p in prompts
+    ]
+    inputs = processor(text=texts, images=list(images), padding=True, return_tensors="pt")
+    inputs = inputs.to(model.device)
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    completions = output[:, inputs["input_ids"].shape[1] :]
+    return processor.batch_decode(completions, skip_special_tokens=True)

@@ -1,0 +1,103 @@
+"""Load a vision-language model and its processor, from the hub (cache) or a local folder.
+
+>>> resolve_device("auto", cuda_available=False)
+'cpu'
+>>> resolve_dtype("auto", "cuda", bf16_supported=True)
+torch.bfloat16
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+AUTO = "auto"
+MODEL_CONFIG_FILE = "config.json"
+TINY_MODEL_HINT = "build a tiny offline model with `python -m clsrl.tiny_model PATH`"
+
+
+def resolve_device(device: str = AUTO, *, cuda_available: bool | None = None) -> str:
+    """`"auto"` -> "cuda" when a GPU is visible, else "cpu"; any other torch device name as is."""
+    if device != AUTO:
+        torch.device(device)  # raises a clear RuntimeError on a malformed name
+        return device
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    return "cuda" if cuda_available else "cpu"
+
+
+def resolve_dtype(
+    dtype: str = AUTO, device: str = "cpu", *, bf16_supported: bool | None = None
+) -> torch.dtype:
+    """`"auto"` -> bfloat16 on a GPU that supports it, else float32; or a name from `DTYPES`."""
+    if dtype != AUTO:
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; use 'auto' or one of {sorted(DTYPES)}")
+        return DTYPES[dtype]
+    if not device.startswith("cuda"):
+        return torch.float32
+    if bf16_supported is None:
+        bf16_supported = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if bf16_supported else torch.float32
+
+
+def looks_like_local_path(name_or_path: str) -> bool:
+    """True for what can only be a folder: it exists, or it is absolute, `./`, `~` or deeper than
+    a hub id's `org/name`.
+
+    >>> [looks_like_local_path(n) for n in ("Qwen/Qwen2-VL-2B-Instruct", "/models/x", "a/b/c")]
+    [False, True, True]
+    """
+    path = Path(name_or_path).expanduser()
+    return (
+        path.exists()
+        or path.is_absolute()
+        or name_or_path.startswith((".", "~"))
+        or len(path.parts) > 2
+    )
+
+
+def check_local_model(name_or_path: str) -> None:
+    """Raise FileNotFoundError, naming the path and the fix, unless it is a model folder."""
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        problem = "does not exist"
+    elif not (path / MODEL_CONFIG_FILE).is_file():
+        problem = f"is not a model folder (no {MODEL_CONFIG_FILE})"
+    else:
+        return
+    raise FileNotFoundError(
+        f"model path {str(path)!r} {problem}: point it at a folder written by `save_pretrained`, "
+        f"{TINY_MODEL_HINT}, or give a hub id such as 'Qwen/Qwen2-VL-2B-Instruct'"
+    )
+
+
+def load_model_and_processor(
+    name_or_path: str,
+    device: str = AUTO,
+    dtype: str = AUTO,
+    attn_implementation: str | None = None,
+):
+    """(model in eval mode on `device`, processor with left padding) for a hub id or a folder."""
+    if looks_like_local_path(name_or_path):
+        check_local_model(name_or_path)
+        name_or_path = str(Path(name_or_path).expanduser())
+    device = resolve_device(device)
+    kwargs = {"dtype": resolve_dtype(dtype, device)}
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
+        processor = AutoProcessor.from_pretrained(name_or_path)
+    except OSError as error:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0")
+        raise OSError(
+            f"cannot load model {name_or_path!r} (HF_HUB_OFFLINE={offline}): download it into the "
+            f"hub cache first, or {TINY_MODEL_HINT}"
+        ) from error
+    processor.tokenizer.padding_side = "left"
+    return model.to(device).eval(), processor

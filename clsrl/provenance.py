@@ -1,0 +1,69 @@
+"""What produced a result: resolved settings, package versions, git revision, host and time.
+
+Written beside every model and evaluation result, so any number can be traced to its inputs.
+
+>>> sorted(provenance({"seed": 1}))
+['created', 'git', 'host', 'python', 'settings', 'versions']
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+TRACKED_PACKAGES = (
+    "clsrl",
+    "torch",
+    "torchvision",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "datasets",
+    "pandas",
+    "pillow",
+    "snakemake",
+)
+
+
+def package_versions(packages=TRACKED_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package (None when it is not installed)."""
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_revision(directory: str | Path = ".") -> dict[str, object]:
+    """The commit of the checkout holding `directory` and whether it had uncommitted changes."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=directory, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def provenance(settings: dict, directory: str | Path = ".") -> dict:
+    """The record written beside a result."""
+    return {
+        "settings": settings,
+        "versions": package_versions(),
+        "git": git_revision(directory),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,98 @@
+"""Turn a dataset split into questions: each item with its fixed option list and problem text.
+
+The questions file (JSON lines) is what training and evaluation read; every model evaluated on a
+target reads the same file, so all of them see the same option lists.
+
+    python -m clsrl.questions DATASET_DIR OUT.jsonl --split test --ratio 0.4 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from clsrl.datasets.canonical import CanonicalDataset, load_dataset
+from clsrl.io import write_atomic
+from clsrl.prompts import choice_count, item_rng, option_list, problem_text
+
+
+@dataclass(frozen=True)
+class OptionSettings:
+    """How option lists are drawn (protocol section 3); see the `options` config section."""
+
+    ratio: float = 0.4
+    min_choices: int = 30
+    max_choices: int = 100
+    floor_rule: str = "paper"
+    open_set: bool = False
+    seed: int = 0
+
+
+def make_questions(
+    dataset: CanonicalDataset,
+    split: str,
+    settings: OptionSettings,
+    classes: list[int] | None = None,
+) -> list[dict]:
+    """One question per item of `split` (optionally only items of `classes`, e.g. base classes).
+
+    Options are drawn among the classes of the question set, so a base-class test lists base
+    classes only. Each row: image, label, classname, options (None for open set), problem.
+    """
+    items = dataset.split(split)
+    class_ids = sorted(set(range(dataset.num_classes)) if classes is None else set(classes))
+    items = items[items["label"].isin(class_ids)]
+    candidates = [dataset.classnames[label] for label in class_ids]
+    count = choice_count(
+        len(candidates),
+        settings.ratio,
+        floor_rule=settings.floor_rule,
+        min_choices=settings.min_choices,
+        max_choices=settings.max_choices,
+    )
+    questions = []
+    for image, label in zip(items["image"], items["label"], strict=True):
+        truth = dataset.classnames[label]
+        options = None
+        if not settings.open_set:
+            rng = item_rng(settings.seed, dataset.name, split, image)
+            options = option_list(candidates, truth, count, rng)
+        questions.append(
+            {
+                "image": image,
+                "label": int(label),
+                "classname": truth,
+                "options": options,
+                "problem": problem_text(dataset.question, options),
+            }
+        )
+    return questions
+
+
+def write_questions(path: str | Path, questions: list[dict]) -> None:
+    """Write questions as JSON lines, atomically."""
+    write_atomic(path, "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions))
+
+
+def read_questions(path: str | Path) -> list[dict]:
+    """Read a questions file written by `write_questions`."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset_dir")
+    parser.add_argument("out")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--ratio", type=float, default=OptionSettings.ratio)
+    parser.add_argument("--seed", type=int, default=OptionSettings.seed)
+    args = parser.parse_args(argv)
+    settings = OptionSettings(ratio=args.ratio, seed=args.seed)
+    write_questions(args.out, make_questions(load_dataset(args.dataset_dir), args.split, settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N]`: build a tiny random Qwen2-VL fully offline.
+
+The folder it writes reloads with `AutoModelForImageTextToText` and `AutoProcessor` under
+`HF_HUB_OFFLINE=1` exactly as a hub checkpoint would, so tests and the CPU demo take the same code
+path as `Qwen/Qwen2-VL-2B-Instruct`:
+
+- a byte-level BPE tokenizer (~512 tokens) trained on the protocol's prompt texts plus any caller
+  corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
+- Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
+  <|vision_end|>` block per image, expanded by the processor);
+- a 2-layer text model and a 2-block vision tower (~220k parameters); a 56x56 image gives 16
+  patches and 4 image tokens after the 2x2 merge.
+
+The same seed gives bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    GenerationConfig,
+    PreTrainedTokenizerFast,
+    Qwen2VLConfig,
+    Qwen2VLForConditionalGeneration,
+    Qwen2VLImageProcessor,
+    Qwen2VLProcessor,
+    Qwen2VLVideoProcessor,
+)
+
+from clsrl.prompts import PROMPT_TEMPLATES
+
+# --- tokenizer -------------------------------------------------------------------------------
+ENDOFTEXT = "<|endoftext|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+VISION_START = "<|vision_start|>"
+VISION_END = "<|vision_end|>"
+IMAGE_PAD = "<|image_pad|>"
+VIDEO_PAD = "<|video_pad|>"
+# Qwen's special tokens, given the first ids in this order.
+SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
+VOCAB_SIZE = (
+    512  # BPE target size, and the model's embedding rows (fixed, so weights depend on seed only)
+)
+MODEL_MAX_LENGTH = 32768
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# Qwen/Qwen2-VL-2B-Instruct's chat template, verbatim.
+CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# The protocol's dataset questions (section 1) and other texts the tiny model sees.
+QUESTIONS = (
+    "What type of object is in the photo?",
+    "What type of aircraft is in the photo?",
+    "What type of texture is in the photo?",
+    "What type of object is in the centered satellite photo?",
+    "What actions is the person performing in the photo?",
+)
+SAMPLE_OPTIONS = "cat, dog, airplane, banded, dotted, Annual Crop Land, grilled_cheese_sandwich"
+EXTRA_TEXTS = (
+    DEFAULT_SYSTEM_PROMPT,
+    "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.",
+    "<think> </think> <answer> </answer> <reason> </reason>",
+    "<think>The photo shows a small animal with fur, so it is a cat.</think> <answer>cat</answer>",
+    "the a an of in on is it this that and or to with for from by as at photo image picture object",
+    "0 1 2 3 4 5 6 7 8 9 10 100 1000 2024 3.14 50%",
+    ". , ; : ! ? ' \" ( ) [ ] { } - _ / \\ * + = < > | # @ & ~ ` ^ $",
+    "The quick brown fox jumps over the lazy dog. THE QUICK BROWN FOX!",
+)
+
+# --- model -----------------------------------------------------------------------------------
+TEXT_CONFIG = {
+    "num_hidden_layers": 2,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": MODEL_MAX_LENGTH,
+    # mrope_section sums to head_dim / 2 = (64 / 4) / 2 = 8
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]},
+}
+VISION_CONFIG = {
+    "depth": 2,
+    "embed_dim": 32,
+    "hidden_size": 64,  # the merger's output size: must equal the text hidden size
+    "num_heads": 2,
+    "mlp_ratio": 2,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+}
+DEFAULT_PIXELS = 56 * 56  # one 56x56 image: 4x4 patches of 14 px, 4 tokens after the 2x2 merge
+
+
+def training_corpus(extra: Iterable[str] = ()) -> list[str]:
+    """The texts the tokenizer learns from: prompts, questions, tags, common words, and `extra`."""
+    problems = [
+        f"{question}\nPlease choose one from list [ {SAMPLE_OPTIONS}]." for question in QUESTIONS
+    ]
+    prompts = [
+        template.format(question=problem)
+        for wordings in PROMPT_TEMPLATES.values()
+        for template in wordings.values()
+        for problem in problems
+    ]
+    return [*QUESTIONS, *prompts, *EXTRA_TEXTS, *extra]
+
+
+def build_tokenizer(corpus: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """A deterministic byte-level BPE tokenizer with Qwen's special tokens at ids 0..6."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(training_corpus(corpus), trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token=IM_END,
+        pad_token=ENDOFTEXT,
+        padding_side="left",
+        model_max_length=MODEL_MAX_LENGTH,
+        clean_up_tokenization_spaces=False,
+        chat_template=CHAT_TEMPLATE,
+    )
+    wrapped.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
+    return wrapped
+
+
+def build_processor(
+    tokenizer: PreTrainedTokenizerFast, min_pixels: int, max_pixels: int
+) -> Qwen2VLProcessor:
+    """Qwen2-VL's processor at toy size (transformers 5 also needs a video processor)."""
+    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
+    return Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**pixels),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(**pixels),
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_config(tokenizer: PreTrainedTokenizerFast) -> Qwen2VLConfig:
+    """The tiny Qwen2VLConfig, its token ids taken from `tokenizer`."""
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    if len(tokenizer) > VOCAB_SIZE:
+        raise ValueError(
+            f"tokenizer has {len(tokenizer)} tokens, more than VOCAB_SIZE={VOCAB_SIZE}"
+        )
+    token_ids = {
+        "vocab_size": VOCAB_SIZE,
+        "bos_token_id": ids[ENDOFTEXT],
+        "eos_token_id": ids[IM_END],
+        "pad_token_id": ids[ENDOFTEXT],
+    }
+    return Qwen2VLConfig(
+        text_config={**TEXT_CONFIG, **token_ids},
+        vision_config=dict(VISION_CONFIG),
+        image_token_id=ids[IMAGE_PAD],
+        video_token_id=ids[VIDEO_PAD],
+        vision_start_token_id=ids[VISION_START],
+        vision_end_token_id=ids[VISION_END],
+        **token_ids,
+    )
+
+
+def build_model(config: Qwen2VLConfig, seed: int) -> Qwen2VLForConditionalGeneration:
+    """Random weights fixed by `seed`; a greedy generation config that stops at `<|im_end|>`."""
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        do_sample=False,
+        bos_token_id=config.text_config.bos_token_id,
+        eos_token_id=config.text_config.eos_token_id,
+        pad_token_id=config.text_config.pad_token_id,
+    )
+    return model.eval()
+
+
+def build_tiny_model(
+    output_dir: str | os.PathLike,
+    seed: int = 0,
+    corpus: Iterable[str] = (),
+    image_min_pixels: int = DEFAULT_PIXELS,
+    image_max_pixels: int = DEFAULT_PIXELS,
+) -> Path:
+    """Build and save a tiny Qwen2-VL (model, tokenizer, processor) to `output_dir`; return it.
+
+    The folder is written beside `output_dir` and renamed into place at the end, so a crash never
+    leaves a half-written model there; an existing `output_dir` is replaced.
+    """
+    output = Path(output_dir).resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(corpus)
+    processor = build_processor(tokenizer, image_min_pixels, image_max_pixels)
+    model = build_model(build_config(tokenizer), seed)
+    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    if staging.exists():  # left by a crashed run of a process with the same id
+        shutil.rmtree(staging)
+    try:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        if output.exists():
+            shutil.rmtree(output)
+        staging.rename(output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return output
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: `python -m clsrl.tiny_model OUTPUT_DIR [--seed N]`."""
+    parser = argparse.ArgumentParser(prog="python -m clsrl.tiny_model", description=__doc__)
+    parser.add_argument("output_dir", type=Path, help="folder to write the model to")
+    parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    args = parser.parse_args(argv)
+    print(build_tiny_model(args.output_dir, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Glue for the thin scripts in workflow_scripts/: send all of a job's output to its log file.
+
+with job_log(snakemake.log[0]):
+    ...  # everything printed, warned or raised here lands in the log
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def job_log(path: str | Path):
+    """Redirect stdout and stderr (file descriptors too, for C extensions) to `path`.
+
+    An exception is written to the log with its traceback, then raised again, so Snakemake marks
+    the job failed and points to the log.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            traceback.print_exc()
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])

@@ -1,0 +1,74 @@
+"""Aggregation on hand-made metrics with known answers, and the figure."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from clsrl.aggregate import accuracy_table, collect_metrics, to_markdown, zero_shot_table
+from clsrl.plots import plot_accuracy_bars
+
+TARGETS = ["b-set", "a-set"]  # config order, not alphabetical
+
+
+def _metrics(tmp_path, style, target, lenient, strict, seed=None, method="zero-shot"):
+    path = tmp_path / f"{method}-{style}-{target}-{seed}.json"
+    record = {
+        "method": method,
+        "train_dataset": None,
+        "shots": 0,
+        "seed": seed,
+        "style": style,
+        "target": target,
+        "n": 10,
+        "lenient_accuracy": lenient,
+        "strict_accuracy": strict,
+    }
+    path.write_text(json.dumps(record))
+    return path
+
+
+@pytest.fixture
+def long(tmp_path):
+    paths = [
+        _metrics(tmp_path, "thinking", "a-set", 40.0, 30.0),
+        _metrics(tmp_path, "thinking", "b-set", 60.0, 50.0),
+        _metrics(tmp_path, "no-thinking", "a-set", 80.0, 80.0),
+        _metrics(tmp_path, "no-thinking", "b-set", 20.0, 10.0),
+    ]
+    return collect_metrics(paths)
+
+
+def test_zero_shot_table_values_order_and_average(long):
+    table = zero_shot_table(long, TARGETS)
+    assert list(table.columns) == ["method", "style", "metric", "b-set", "a-set", "Average"]
+    row = table[(table["style"] == "thinking") & (table["metric"] == "lenient")].iloc[0]
+    assert (row["b-set"], row["a-set"], row["Average"]) == (60.0, 40.0, 50.0)
+    row = table[(table["style"] == "no-thinking") & (table["metric"] == "strict")].iloc[0]
+    assert row["Average"] == 45.0
+
+
+def test_mean_and_std_over_seeds(tmp_path):
+    paths = [
+        _metrics(tmp_path, "no-thinking", "a-set", 50.0, 50.0, seed=1, method="m"),
+        _metrics(tmp_path, "no-thinking", "a-set", 70.0, 70.0, seed=2, method="m"),
+        _metrics(tmp_path, "no-thinking", "b-set", 10.0, 10.0, seed=1, method="m"),
+        _metrics(tmp_path, "no-thinking", "b-set", 30.0, 30.0, seed=2, method="m"),
+    ]
+    long = collect_metrics(paths)
+    mean = accuracy_table(long, TARGETS, ["method"], "lenient_accuracy").iloc[0]
+    assert (mean["a-set"], mean["b-set"], mean["Average"]) == (60.0, 20.0, 40.0)
+    std = accuracy_table(long, TARGETS, ["method"], "lenient_accuracy", "std").iloc[0]
+    assert std["a-set"] == pytest.approx(14.1421, abs=1e-3)  # sample std of 50, 70
+    assert std["Average"] == pytest.approx(14.1421, abs=1e-3)  # per-seed averages 30 and 50
+
+
+def test_markdown_rounds_and_blanks_missing():
+    table = pd.DataFrame({"method": ["a"], "x": [12.3456], "y": [float("nan")]})
+    assert to_markdown(table) == "| method | x | y |\n|---|---|---|\n| a | 12.35 |  |\n"
+
+
+def test_figure_is_written(long, tmp_path):
+    path = tmp_path / "fig" / "bars.png"
+    plot_accuracy_bars(long, TARGETS, path)
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000

@@ -1,0 +1,221 @@
+"""The offline tiny Qwen2-VL and the model loader (CPU, no hub)."""
+
+import pytest
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor, Qwen2VLProcessor
+
+from clsrl.modeling import load_model_and_processor, resolve_device, resolve_dtype
+from clsrl.prompts import render_prompt
+from clsrl.tiny_model import (
+    CHAT_TEMPLATE,
+    DEFAULT_SYSTEM_PROMPT,
+    IMAGE_PAD,
+    SPECIAL_TOKENS,
+    build_config,
+    build_model,
+    build_tiny_model,
+    build_tokenizer,
+    main,
+)
+
+IMAGE_SIDE = 56
+TOKENS_PER_IMAGE = 4  # 56x56 -> 4x4 patches of 14 px -> 2x2 after the merge
+SEED = 0
+QUESTION = "What is it?"
+
+
+def user_turn(text: str) -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+
+
+def image(color: tuple[int, int, int]) -> Image.Image:
+    return Image.new("RGB", (IMAGE_SIDE, IMAGE_SIDE), color)
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        model = AutoModelForImageTextToText.from_pretrained(tiny_path)
+        processor = AutoProcessor.from_pretrained(tiny_path)
+    return model, processor
+
+
+def test_build_writes_only_the_model_folder(tiny_path):
+    assert (tiny_path / "config.json").is_file()
+    assert (tiny_path / "model.safetensors").is_file()
+    assert sorted(p.name for p in tiny_path.parent.iterdir()) == ["model"]  # no staging leftovers
+
+
+def test_same_seed_same_weights_other_seed_different(loaded):
+    tokenizer = build_tokenizer()
+    config = build_config(tokenizer)
+    again = build_model(config, SEED).state_dict()
+    other = build_model(config, SEED + 1).state_dict()
+    saved = loaded[0].state_dict()
+    assert again.keys() == saved.keys()
+    assert all(torch.equal(again[name], saved[name]) for name in saved)
+    changed = [name for name in saved if not torch.equal(other[name], saved[name])]
+    assert "model.language_model.embed_tokens.weight" in changed
+
+
+def test_tokenizer_is_deterministic():
+    assert (
+        build_tokenizer().backend_tokenizer.to_str() == build_tokenizer().backend_tokenizer.to_str()
+    )
+
+
+def test_reload_gives_qwen2_vl_classes_and_token_ids(loaded):
+    model, processor = loaded
+    tokenizer = processor.tokenizer
+    assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
+    assert type(processor).__name__ == "Qwen2VLProcessor"
+    assert tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == list(range(len(SPECIAL_TOKENS)))
+    assert model.config.image_token_id == tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+    assert model.config.text_config.vocab_size >= len(tokenizer)
+    assert processor.chat_template == tokenizer.chat_template == CHAT_TEMPLATE
+    assert (tokenizer.padding_side, tokenizer.eos_token, tokenizer.pad_token) == (
+        "left",
+        "<|im_end|>",
+        "<|endoftext|>",
+    )
+    generation = model.generation_config
+    assert generation.do_sample is False
+    assert generation.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_chat_template_expands_one_image_to_four_tokens(loaded):
+    _, processor = loaded
+    text = processor.apply_chat_template(
+        user_turn(QUESTION), add_generation_prompt=True, tokenize=False
+    )
+    assert text == (
+        f"<|im_start|>system\n{DEFAULT_SYSTEM_PROMPT}<|im_end|>\n"
+        f"<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>{QUESTION}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    inputs = processor(text=[text], images=[image((255, 0, 0))], return_tensors="pt")
+    image_id = processor.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+    assert int((inputs["input_ids"] == image_id).sum()) == TOKENS_PER_IMAGE
+    assert inputs["image_grid_thw"].tolist() == [[1, 4, 4]]
+    decoded = processor.tokenizer.decode(inputs["input_ids"][0])
+    assert "<|vision_start|><|image_pad|>" in decoded
+    assert decoded.startswith(f"<|im_start|>system\n{DEFAULT_SYSTEM_PROMPT}<|im_end|>")
+
+
+def test_batched_generate_with_left_padding(loaded):
+    model, processor = loaded
+    prompts = [QUESTION, render_prompt("thinking", "What type of object is in the photo?")]
+    texts = [
+        processor.apply_chat_template(user_turn(p), add_generation_prompt=True, tokenize=False)
+        for p in prompts
+    ]
+    inputs = processor(
+        text=texts,
+        images=[image((255, 0, 0)), image((0, 0, 255))],
+        padding=True,
+        return_tensors="pt",
+    )
+    pad_id = processor.tokenizer.pad_token_id
+    assert inputs["input_ids"][0, 0] == pad_id  # the shorter prompt is padded on the left
+    assert inputs["input_ids"][1, -1] != pad_id
+    max_new_tokens = 5
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    new = output[:, inputs["input_ids"].shape[1] :]
+    assert new.shape[0] == len(prompts)
+    assert 1 <= new.shape[1] <= max_new_tokens
+
+
+@pytest.mark.parametrize("style", ["thinking", "no-thinking"])
+def test_tokenizer_round_trips_protocol_prompts(loaded, style):
+    tokenizer = loaded[1].tokenizer
+    text = render_prompt(
+        style, "What type of object is in the photo?\nPlease choose one from list [ a_b, c]."
+    )
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda_available", "expected"),
+    [
+        ("auto", True, "cuda"),  # a visible GPU is used
+        ("auto", False, "cpu"),  # no GPU: CPU
+        ("cpu", True, "cpu"),  # an explicit device wins
+        ("cuda:1", False, "cuda:1"),  # passed through as is
+    ],
+)
+def test_resolve_device(device, cuda_available, expected):
+    assert resolve_device(device, cuda_available=cuda_available) == expected
+
+
+@pytest.mark.parametrize(
+    ("dtype", "device", "bf16", "expected"),
+    [
+        ("auto", "cuda", True, torch.bfloat16),  # GPU with bf16
+        ("auto", "cuda:0", False, torch.float32),  # old GPU without bf16
+        ("auto", "cpu", True, torch.float32),  # CPU: always float32
+        ("float16", "cpu", False, torch.float16),  # an explicit dtype wins
+        ("bfloat16", "cpu", False, torch.bfloat16),
+        ("float32", "cuda", True, torch.float32),
+    ],
+)
+def test_resolve_dtype(dtype, device, bf16, expected):
+    assert resolve_dtype(dtype, device, bf16_supported=bf16) == expected
+
+
+def test_resolve_dtype_rejects_unknown_names():
+    with pytest.raises(ValueError, match="float64"):
+        resolve_dtype("float64", "cpu")
+
+
+def test_load_model_and_processor_on_tiny_model(tiny_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, processor = load_model_and_processor(str(tiny_path), device="cpu", dtype="bfloat16")
+    assert model.dtype == torch.bfloat16
+    assert not model.training
+    assert processor.tokenizer.padding_side == "left"
+
+
+@pytest.mark.parametrize(
+    "make_folder", [False, True]
+)  # missing path / a folder without config.json
+def test_load_model_and_processor_names_a_bad_path(tmp_path, make_folder):
+    path = tmp_path / "no-model-here"
+    if make_folder:
+        path.mkdir()
+    with pytest.raises(FileNotFoundError, match="no-model-here"):
+        load_model_and_processor(str(path), device="cpu")
+
+
+def test_corpus_words_get_their_own_merges():
+    word = "Abyssinian"
+    repeats = 50  # frequent enough to win BPE merges
+    plain, trained = build_tokenizer(), build_tokenizer([word] * repeats)
+    assert len(trained(word)["input_ids"]) < len(plain(word)["input_ids"])
+
+
+def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Qwen2VLProcessor, "save_pretrained", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_tiny_model(tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_builds_and_replaces(tmp_path, capsys):
+    output = tmp_path / "model"
+    main([str(output), "--seed", "1"])
+    (output / "stale.txt").write_text("from an older build")
+    main([str(output), "--seed", "1"])
+    assert capsys.readouterr().out.split() == [str(output)] * 2
+    assert (output / "config.json").is_file()
+    assert not (output / "stale.txt").exists()

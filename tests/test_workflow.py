@@ -1,0 +1,141 @@
+"""The real Snakefile: a dry run of the demo, a bad config, and a small run end to end."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ROOT, run_snakemake
+
+SMALL_CONFIG = ROOT / "tests" / "configs" / "small.yaml"
+pytestmark = pytest.mark.workflow
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts per rule from the table a dry run prints."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_demo_dry_run_plans_the_whole_dag(tmp_path):
+    done = run_snakemake(tmp_path, "--dry-run", configfile=ROOT / "config.yaml")
+    assert planned_jobs(done.stdout) == {
+        "aggregate": 1,
+        "all": 1,
+        "build_tiny_model": 1,
+        "evaluate_zero_shot": 6,  # 2 prompt styles x 3 datasets
+        "generate_demo_dataset": 3,
+        "make_test_questions": 3,
+        "plot_zero_shot": 1,
+    }
+
+
+def test_a_hub_name_or_local_model_needs_no_build_job(tmp_path):
+    done = run_snakemake(
+        tmp_path,
+        "--dry-run",
+        "--config",
+        "base_model=Qwen/Qwen2-VL-2B-Instruct",
+        configfile=ROOT / "config.yaml",
+    )
+    jobs = planned_jobs(done.stdout)
+    assert "build_tiny_model" not in jobs
+    assert jobs["evaluate_zero_shot"] == 6
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [
+        ({"evaluation": {"batch_sise": 2}}, "'evaluation.batch_sise' is not allowed"),  # typo
+        ({"datasets": ["demo-colors"]}, "unknown dataset 'demo-colors'"),  # unknown dataset
+        ({"evaluation": {"batch_size": "two"}}, "must be of type integer"),  # wrong type
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, bad, fragment):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(bad))
+    done = run_snakemake(tmp_path, "--cores", "1", configfile=config, check=False)
+    assert done.returncode != 0
+    assert fragment in done.stderr
+    assert "Invalid configuration" in done.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("small-run")
+    run_snakemake(workdir, "--cores", "2", configfile=SMALL_CONFIG)
+    return workdir
+
+
+def test_small_run_writes_tables_figure_and_predictions(small_run):
+    table = pd.read_csv(small_run / "results/tables/zero_shot.csv")
+    assert list(table.columns) == [
+        "method",
+        "style",
+        "metric",
+        "demo-colours",
+        "demo-shapes",
+        "Average",
+    ]
+    assert sorted(zip(table["style"], table["metric"], strict=True)) == [
+        ("no-thinking", "lenient"),
+        ("no-thinking", "strict"),
+        ("thinking", "lenient"),
+        ("thinking", "strict"),
+    ]
+    assert table[["demo-colours", "demo-shapes"]].notna().all().all()
+    assert (small_run / "results/tables/zero_shot.md").read_text().startswith("| method |")
+    figure = small_run / "results/figures/zero_shot_accuracy.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
+
+    metrics = json.loads(
+        (small_run / "results/eval/zero-shot/thinking/demo-shapes/metrics.json").read_text()
+    )
+    n_classes = (
+        len((small_run / "data/prepared/demo-shapes/classnames.txt").read_text().split("\n")) - 1
+    )
+    assert metrics["n"] == 3 * n_classes  # every test image, 3 per class
+    assert metrics["settings"]["max_new_tokens"] == 6
+    assert metrics["provenance"]["versions"]["transformers"]
+    predictions = [
+        json.loads(line)
+        for line in (small_run / "results/eval/zero-shot/thinking/demo-shapes/predictions.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert len(predictions) == metrics["n"]
+    assert all("Please choose one from list [ " in p["prompt"] for p in predictions)
+    assert all("<think>" in p["prompt"] for p in predictions)
+
+
+def test_small_run_logs_every_job_and_is_then_complete(small_run):
+    logs = {
+        p.relative_to(small_run / "logs").as_posix() for p in (small_run / "logs").rglob("*.log")
+    }
+    assert "build_tiny_model.log" in logs and "aggregate.log" in logs
+    assert "evaluate/zero-shot/no-thinking/demo-colours.log" in logs
+    done = run_snakemake(small_run, "--dry-run", configfile=SMALL_CONFIG)
+    assert "Nothing to be done" in done.stdout
+
+
+def test_every_model_sees_the_same_option_lists(small_run):
+    def options(style):
+        path = small_run / f"results/eval/zero-shot/{style}/demo-colours/predictions.jsonl"
+        return [json.loads(line)["prompt"].split("\n")[1] for line in path.read_text().splitlines()]
+
+    assert options("thinking") == options("no-thinking")
+
+
+def test_built_model_reloads_like_a_hub_checkpoint(small_run):
+    from clsrl.modeling import load_model_and_processor
+
+    model, processor = load_model_and_processor(
+        str(small_run / "results/base_model/tiny-qwen2-vl"), device="cpu"
+    )
+    assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
+    assert Path(small_run / "results/base_model/tiny-qwen2-vl/config.json").exists()
+    assert processor.tokenizer.padding_side == "left"

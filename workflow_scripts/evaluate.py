@@ -1,0 +1,22 @@
+"""Evaluate one model on one target dataset (rule evaluate_zero_shot)."""
+
+import torch
+
+from clsrl.evaluate import EvalSettings, run_evaluation
+from clsrl.workflow import job_log
+
+sm = snakemake  # injected by Snakemake's script directive
+with job_log(sm.log[0]):
+    torch.set_num_threads(sm.threads)
+    metrics = run_evaluation(
+        sm.params.model,
+        sm.input.dataset,
+        sm.input.questions,
+        sm.output.predictions,
+        sm.output.metrics,
+        EvalSettings(**sm.params.settings),
+        device=sm.params.device,
+        dtype=sm.params.dtype,
+        record=dict(sm.params.record),
+    )
+    print({key: metrics[key] for key in ("n", "lenient_accuracy", "strict_accuracy")})
