@@ -2,8 +2,8 @@
 
 import pandas as pd
 import pytest
-from clsrl.datasets.canonical import CanonicalDataset
 
+from clsrl.datasets.canonical import CanonicalDataset
 from clsrl.questions import OptionSettings, make_questions, read_questions, write_questions
 
 CLASSNAMES = [f"class_{i}" for i in range(40)]

@@ -2,7 +2,6 @@
 
 from clsrl.datasets.demo import DEMO_DATASETS
 from clsrl.tiny_model import build_tiny_model
-
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive

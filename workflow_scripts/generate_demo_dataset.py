@@ -1,7 +1,6 @@
 """Generate one built-in demo dataset in the canonical format (rule generate_demo_dataset)."""
 
 from clsrl.datasets.demo import generate_demo_dataset
-
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive

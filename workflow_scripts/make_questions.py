@@ -1,7 +1,6 @@
 """Write the questions (option lists and problem texts) of one split (rule make_test_questions)."""
 
 from clsrl.datasets.canonical import load_dataset
-
 from clsrl.questions import OptionSettings, make_questions, write_questions
 from clsrl.workflow import job_log
 
