@@ -12,6 +12,8 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/model.smk"
 include: "rules/data.smk"
+include: "rules/splits.smk"
+include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure_venv.sh
 snakemake --cores all "$@"
-echo "Results: results/tables/zero_shot.md and results/figures/zero_shot_accuracy.png"
+echo "Results: results/tables/fewshot.md, results/tables/zero_shot.md and results/figures/"

@@ -86,3 +86,42 @@ def zero_shot_table(long: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
         table.insert(2, "metric", metric.removesuffix("_accuracy"))
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
+
+
+def fewshot_rows(long: pd.DataFrame) -> pd.DataFrame:
+    """The evaluations of the few-shot table: zero-shot, and each model on its own dataset."""
+    own_dataset = long["train_dataset"] == long["target"]
+    return long[(long["method"] == "zero-shot") | own_dataset]
+
+
+def fewshot_table(long: pd.DataFrame, targets: list[str], metric: str) -> pd.DataFrame:
+    """Method (and prompt style) x dataset accuracy: mean over seeds, with `_std` columns.
+
+    Rows keep the study's method order; each trained model counts on the dataset it was trained
+    on (protocol section 7's few-shot table).
+    """
+    rows = fewshot_rows(long)
+    mean = accuracy_table(rows, targets, ["method", "style"], metric)
+    std = accuracy_table(rows, targets, ["method", "style"], metric, "std")
+    for column in [*targets, AVERAGE]:
+        mean[f"{column}_std"] = std[column].to_numpy()
+    order = {name: index for index, name in enumerate(dict.fromkeys(long["method"]))}
+    return mean.sort_values("method", key=lambda s: s.map(order), kind="stable").reset_index(
+        drop=True
+    )
+
+
+def mean_std_markdown(table: pd.DataFrame, targets: list[str], decimals: int = 2) -> str:
+    """A Markdown table whose cells read `mean ± std` (just `mean` for a single seed)."""
+
+    def cell(mean, std) -> str:
+        if pd.isna(mean):
+            return ""
+        return f"{mean:.{decimals}f}" + ("" if pd.isna(std) else f" ± {std:.{decimals}f}")
+
+    shown = table[["method", "style"]].copy()
+    for column in [*targets, AVERAGE]:
+        shown[column] = [
+            cell(m, s) for m, s in zip(table[column], table[f"{column}_std"], strict=True)
+        ]
+    return to_markdown(shown)

@@ -21,7 +21,7 @@ import jsonschema
 import yaml
 
 from clsrl.datasets.registry import known_datasets
-from clsrl.methods import METHODS
+from clsrl.methods import METHODS, resolve_methods
 
 SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
@@ -125,11 +125,17 @@ def _semantic_problems(config: dict) -> list[str]:
                 f"config key 'datasets[{index}]': unknown dataset {name!r}."
                 f"{_suggest(name, list(datasets))} Known datasets: {', '.join(datasets)}."
             )
+    try:
+        methods = resolve_methods(config["method_variants"])
+    except ValueError as error:
+        problems.append(str(error) + ".")
+        methods = METHODS
     for index, name in enumerate(config["methods"]):
-        if name not in METHODS:
+        if name not in methods:
             problems.append(
                 f"config key 'methods[{index}]': unknown method {name!r}."
-                f"{_suggest(name, list(METHODS))} Known methods: {', '.join(METHODS)}."
+                f"{_suggest(name, list(methods))} Known methods: {', '.join(methods)} "
+                "(add your own under method_variants)."
             )
     model = config["base_model"]
     builtin_name = model.removeprefix(BUILTIN_PREFIX)

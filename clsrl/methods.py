@@ -1,28 +1,66 @@
-"""The methods a study can run, as data: what trains the model and which prompt style it uses.
+"""The methods a study can run, as data: trainer, prompt style, rewards and TRL hyperparameters.
 
-Training methods (SFT, CLS-RL, No-Thinking) join this registry with the training stage; today the
-registry holds the untrained baseline.
+Built-in methods are `zero-shot`, `sft`, `cls-rl` and `no-thinking`; a config adds variants with
+`method_variants` (e.g. `{cls-rl-drgrpo: {extends: cls-rl, trl: {loss_type: dr_grpo}}}`), no code.
 
->>> METHODS["zero-shot"].trainer is None
-True
+>>> METHODS["no-thinking"].rewards
+('no_thinking_accuracy',)
+>>> resolve_methods({"x": {"extends": "cls-rl", "trl": {"beta": 0.0}}})["x"].trl["beta"]
+0.0
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+
+TRAINERS = ("grpo", "sft")
+
+# The paper's GRPO settings (protocol section 6) in TRL 1.16's names. TRL's own defaults differ
+# (dapo loss, beta 0, 8 generations), so every one is set explicitly.
+PAPER_GRPO = {
+    "loss_type": "grpo",
+    "beta": 0.04,
+    "num_generations": 4,
+    "temperature": 1.0,
+    "top_k": 50,
+    "top_p": 1.0,
+    "learning_rate": 1e-6,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+    "scale_rewards": "group",
+    "num_iterations": 1,
+    "max_completion_length": 1024,
+}
+
+# SFT: the paper published no hyperparameters. Ours: 10x the RL learning rate (SFT updates on one
+# target token sequence, not on sampled ones), otherwise the RL schedule; loss on the answer only.
+PAPER_SFT = {
+    "learning_rate": 1e-5,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+    "completion_only_loss": True,
+    "max_length": None,  # never truncate a prompt with image tokens
+}
+
+TRAINER_PRESETS = {"grpo": PAPER_GRPO, "sft": PAPER_SFT}
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A method: its trainer (None = no training) and the prompt style it trains and evaluates with.
+    """A method: its trainer (None = no training), prompt style, rewards and TRL settings.
 
-    A method without a trainer is evaluated with every style in `evaluation.zero_shot_styles`.
+    `trl` holds the method's own settings on top of its trainer's preset. A method without a
+    trainer is evaluated with every style in `evaluation.zero_shot_styles`.
     """
 
     name: str
     trainer: str | None
     prompt_style: str | None
-    description: str
+    rewards: tuple[str, ...] = ()
+    trl: dict = field(default_factory=dict)
+    description: str = ""
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -32,7 +70,49 @@ METHODS: dict[str, MethodSpec] = {
             name="zero-shot",
             trainer=None,
             prompt_style=None,
-            description="The base model as it is, evaluated with each zero-shot prompt style.",
+            description="The base model as it is, asked in each zero-shot prompt style.",
+        ),
+        MethodSpec(
+            name="sft",
+            trainer="sft",
+            prompt_style="no-thinking",
+            description="Supervised fine-tuning on the class name (loss on the answer tokens).",
+        ),
+        MethodSpec(
+            name="cls-rl",
+            trainer="grpo",
+            prompt_style="thinking",
+            rewards=("thinking_format", "thinking_accuracy"),
+            description="GRPO with format + accuracy rewards on <think>/<answer> outputs.",
+        ),
+        MethodSpec(
+            name="no-thinking",
+            trainer="grpo",
+            prompt_style="no-thinking",
+            rewards=("no_thinking_accuracy",),
+            description="GRPO with a strict equality reward on a direct answer.",
         ),
     )
 }
+
+
+def resolve_methods(variants: dict | None = None) -> dict[str, MethodSpec]:
+    """Built-in methods plus the config's variants; a variant extends a method defined before it.
+
+    A variant's `trl` settings are merged over its parent's; other keys replace the parent's.
+    """
+    methods = dict(METHODS)
+    for name, variant in (variants or {}).items():
+        parent = methods.get(variant["extends"])
+        if parent is None:
+            raise ValueError(
+                f"config key 'method_variants.{name}.extends': unknown method "
+                f"{variant['extends']!r}; use one of {', '.join(methods)}"
+            )
+        changes = {key: value for key, value in variant.items() if key not in ("extends", "trl")}
+        if "rewards" in changes:
+            changes["rewards"] = tuple(changes["rewards"])
+        methods[name] = replace(
+            parent, name=name, trl={**parent.trl, **variant.get("trl", {})}, **changes
+        )
+    return methods

@@ -50,3 +50,40 @@ def plot_accuracy_bars(long: pd.DataFrame, targets: list[str], path: str | Path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     grid.savefig(path, dpi=FIGURE_DPI)
     plt.close(grid.figure)
+
+
+def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> None:
+    """Mean training reward per step, one line per run, one panel per training dataset.
+
+    `histories` maps a run's model folder (results/models/METHOD/DATASET/Kshot/seedS) to its
+    log_history table; seeds of a method are drawn as one line with a band.
+    """
+    frames = []
+    for run, history in histories.items():
+        if "reward" not in history:
+            continue  # SFT logs no reward
+        method, dataset, _, seed = Path(run).parts[-4:]
+        frames.append(history[["step", "reward"]].assign(method=method, dataset=dataset, seed=seed))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not frames:
+        figure, axis = plt.subplots(figsize=(4, 2))
+        axis.text(0.5, 0.5, "no GRPO run in this study", ha="center", va="center")
+        axis.set_axis_off()
+        figure.savefig(path, dpi=FIGURE_DPI)
+        plt.close(figure)
+        return
+    data = pd.concat(frames, ignore_index=True)
+    grid = sns.relplot(
+        data=data,
+        kind="line",
+        x="step",
+        y="reward",
+        hue="method",
+        col="dataset",
+        errorbar="sd",
+        height=3,
+        aspect=1.2,
+        facet_kws={"sharex": False},
+    )
+    grid.savefig(path, dpi=FIGURE_DPI)
+    plt.close(grid.figure)

@@ -29,3 +29,23 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, che
     if check and done.returncode != 0:
         pytest.fail(f"snakemake failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The offline tiny Qwen2-VL, built once per test session."""
+    from clsrl.datasets.demo import DEMO_DATASETS
+    from clsrl.tiny_model import build_tiny_model
+
+    corpus = [name for spec in DEMO_DATASETS.values() for name in (spec.question, *spec.classnames)]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, corpus=corpus)
+
+
+@pytest.fixture(scope="session")
+def colours_dir(tmp_path_factory) -> Path:
+    """The demo-colours dataset (8 train images per class), generated once per test session."""
+    from clsrl.datasets.demo import generate_demo_dataset
+
+    out = tmp_path_factory.mktemp("data") / "demo-colours"
+    generate_demo_dataset("demo-colours", out, per_class={"train": 8, "val": 1, "test": 4})
+    return out

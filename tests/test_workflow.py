@@ -27,9 +27,13 @@ def test_demo_dry_run_plans_the_whole_dag(tmp_path):
         "all": 1,
         "build_tiny_model": 1,
         "evaluate_zero_shot": 6,  # 2 prompt styles x 3 datasets
+        "evaluate_trained": 54,  # 18 models x 3 target datasets
         "generate_demo_dataset": 3,
         "make_test_questions": 3,
-        "plot_zero_shot": 1,
+        "plot_fewshot": 1,
+        "plot_reward_curves": 1,
+        "sample_few_shot": 6,  # 3 datasets x 1 shots x 2 seeds
+        "train": 18,  # 3 trained methods x 3 datasets x 2 seeds
     }
 
 
@@ -43,7 +47,7 @@ def test_a_hub_name_or_local_model_needs_no_build_job(tmp_path):
     )
     jobs = planned_jobs(done.stdout)
     assert "build_tiny_model" not in jobs
-    assert jobs["evaluate_zero_shot"] == 6
+    assert jobs["evaluate_zero_shot"] == 6 and jobs["train"] == 18
 
 
 @pytest.mark.parametrize(
@@ -89,8 +93,17 @@ def test_small_run_writes_tables_figure_and_predictions(small_run):
     ]
     assert table[["demo-colours", "demo-shapes"]].notna().all().all()
     assert (small_run / "results/tables/zero_shot.md").read_text().startswith("| method |")
-    figure = small_run / "results/figures/zero_shot_accuracy.png"
-    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
+    for name in ("fewshot_accuracy.png", "reward_curves.png"):
+        figure = small_run / "results/figures" / name
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
+    fewshot = pd.read_csv(small_run / "results/tables/fewshot.csv")
+    assert list(zip(fewshot["method"], fewshot["style"], strict=True)) == [
+        ("zero-shot", "no-thinking"),
+        ("zero-shot", "thinking"),
+        ("sft", "no-thinking"),
+        ("no-thinking", "no-thinking"),
+    ]
+    assert fewshot[["demo-colours", "demo-shapes", "Average"]].notna().all().all()
 
     metrics = json.loads(
         (small_run / "results/eval/zero-shot/thinking/demo-shapes/metrics.json").read_text()
@@ -139,3 +152,26 @@ def test_built_model_reloads_like_a_hub_checkpoint(small_run):
     assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
     assert Path(small_run / "results/base_model/tiny-qwen2-vl/config.json").exists()
     assert processor.tokenizer.padding_side == "left"
+
+
+def test_small_run_trains_each_method_and_evaluates_it_on_every_target(small_run):
+    models = small_run / "results/models"
+    for method in ("sft", "no-thinking"):
+        for dataset in ("demo-colours", "demo-shapes"):
+            model = models / method / dataset / "2shot/seed1"
+            spec = json.loads((model / "training_spec.json").read_text())
+            assert spec["method"] == method and spec["dataset"] == dataset
+            assert spec["trl"]["max_steps"] == 2
+            for target in ("demo-colours", "demo-shapes"):
+                metrics = json.loads(
+                    (
+                        small_run / f"results/eval/{method}/{dataset}/2shot/seed1/{target}/"
+                        "metrics.json"
+                    ).read_text()
+                )
+                assert metrics["style"] == "no-thinking" and metrics["train_dataset"] == dataset
+    assert not (small_run / "results/checkpoints").exists() or not any(
+        (small_run / "results/checkpoints").rglob("checkpoint-*")
+    )
+    train_split = small_run / "results/splits/demo-colours/2shot/seed1/train.jsonl"
+    assert len(train_split.read_text().splitlines()) == 2 * 7  # 2 shots x 7 colour classes

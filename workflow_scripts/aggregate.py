@@ -1,13 +1,25 @@
-"""Gather every metrics file into the long table and the zero-shot table (rule aggregate)."""
+"""Gather every metrics file into the long table and the summary tables (rule aggregate)."""
 
-from clsrl.aggregate import collect_metrics, write_table, zero_shot_table
+from clsrl.aggregate import (
+    collect_metrics,
+    fewshot_table,
+    mean_std_markdown,
+    write_table,
+    zero_shot_table,
+)
 from clsrl.io import write_atomic
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
+    targets = list(sm.params.targets)
     long = collect_metrics(list(sm.input))
     write_atomic(sm.output.long, long.to_csv(index=False))
-    write_table(
-        zero_shot_table(long, list(sm.params.targets)), sm.output.zero_shot, sm.output.zero_shot_md
-    )
+    write_table(zero_shot_table(long, targets), sm.output.zero_shot, sm.output.zero_shot_md)
+    for metric, csv, markdown in (
+        ("lenient_accuracy", sm.output.fewshot, sm.output.fewshot_md),
+        ("strict_accuracy", sm.output.fewshot_strict, sm.output.fewshot_strict_md),
+    ):
+        table = fewshot_table(long, targets, metric)
+        write_atomic(csv, table.to_csv(index=False))
+        write_atomic(markdown, mean_std_markdown(table, targets))

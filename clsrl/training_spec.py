@@ -1,0 +1,86 @@
+"""Resolve what one training job does, from the config: a plain JSON-able dict, the job's spec.
+
+The spec holds exactly the settings that affect the trained model (base model, method, TRL
+arguments, dataset, shots, seed, image size, LoRA, precision, process count), so Snakemake reruns a
+training job when, and only when, its spec changes. It imports no torch: the Snakefile calls it.
+
+>>> from clsrl.config import validate_config
+>>> config = validate_config({"datasets": ["demo-colours"], "methods": ["no-thinking"]})
+>>> spec = training_spec(config, "no-thinking", "demo-colours", shots=4, seed=1)
+>>> spec["trl"]["per_device_train_batch_size"], spec["trl"]["gradient_accumulation_steps"]
+(4, 16)
+"""
+
+from __future__ import annotations
+
+from clsrl.methods import TRAINER_PRESETS, resolve_methods
+
+SPEC_VERSION = 1  # bump when the meaning of a spec key changes
+
+
+def steps_layout(total: int, per_device: int, processes: int, what: str) -> int:
+    """Gradient accumulation so that each optimizer step sees `total` examples on any GPU count.
+
+    >>> steps_layout(64, 4, 8, "completions")
+    2
+    >>> steps_layout(64, 4, 3, "completions")
+    Traceback (most recent call last):
+    ...
+    ValueError: 64 completions per step cannot be split into 3 process(es) x 4 per device; ...
+    """
+    accumulation, remainder = divmod(total, per_device * processes)
+    if remainder or accumulation < 1:
+        raise ValueError(
+            f"{total} {what} per step cannot be split into {processes} process(es) x {per_device} "
+            f"per device; choose a GPU count and per-device batch whose product divides {total} "
+            "(config keys training.gpus and training.*_per_device)"
+        )
+    return accumulation
+
+
+def epochs_for(training: dict, dataset: str) -> float:
+    """Training epochs for a dataset: its own entry in training.epochs, else the default."""
+    epochs = training["epochs"]
+    return epochs.get(dataset, epochs["default"])
+
+
+def training_spec(config: dict, method_name: str, dataset: str, shots: int, seed: int) -> dict:
+    """The spec of one training job; see the module docstring."""
+    method = resolve_methods(config.get("method_variants"))[method_name]
+    if method.trainer is None:
+        raise ValueError(f"method {method_name!r} has no trainer: nothing to train")
+    training = config["training"]
+    processes = training["gpus"]
+    per_step, per_device = (
+        (training["grpo_completions_per_step"], training["grpo_completions_per_device"])
+        if method.trainer == "grpo"
+        else (training["sft_examples_per_step"], training["sft_examples_per_device"])
+    )
+    what = "completions" if method.trainer == "grpo" else "examples"
+    trl = {
+        **TRAINER_PRESETS[method.trainer],
+        **training["trl"].get(method.trainer, {}),
+        **method.trl,
+        "per_device_train_batch_size": per_device,
+        "gradient_accumulation_steps": steps_layout(per_step, per_device, processes, what),
+        "num_train_epochs": epochs_for(training, dataset),
+        "max_steps": training["max_steps"],
+        "seed": seed if training["trainer_seed"] == "split" else training["trainer_seed"],
+        "gradient_checkpointing": training["gradient_checkpointing"],
+    }
+    return {
+        "spec_version": SPEC_VERSION,
+        "base_model": config["base_model"],
+        "method": method_name,
+        "trainer": method.trainer,
+        "prompt_style": method.prompt_style,
+        "rewards": list(method.rewards),
+        "dataset": dataset,
+        "shots": shots,
+        "seed": seed,
+        "image_resize": config["images"]["resize"],
+        "processes": processes,
+        "precision": training["precision"],
+        "lora": training["lora"] if training["lora"]["enabled"] else None,
+        "trl": trl,
+    }

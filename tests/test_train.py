@@ -1,0 +1,149 @@
+"""Training through the real TRL trainers on the tiny offline model (CPU)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from clsrl.config import validate_config
+from clsrl.datasets.canonical import load_dataset
+from clsrl.fewshot import few_shot_questions
+from clsrl.io import read_json
+from clsrl.modeling import load_model_and_processor
+from clsrl.questions import OptionSettings, write_questions
+from clsrl.train import LOG_HISTORY_FILE, RECORD_FILE, SPEC_FILE, Runtime, train
+from clsrl.training_spec import training_spec
+
+FAST = {
+    "images": {"resize": 56},
+    "training": {
+        "grpo_completions_per_step": 8,
+        "sft_examples_per_step": 4,
+        "sft_examples_per_device": 4,
+        "trl": {"grpo": {"max_completion_length": 8}},
+    },
+}
+
+
+def spec_for(method, training=None, variants=None, **trl):
+    config = {**FAST, "methods": [method], "method_variants": variants or {}}
+    config["training"] = {**FAST["training"], **(training or {})}
+    if trl:
+        config["training"]["trl"] = {"grpo": {**FAST["training"]["trl"]["grpo"], **trl}, "sft": trl}
+    return training_spec(validate_config(config), method, "demo-colours", shots=4, seed=1)
+
+
+@pytest.fixture(scope="module")
+def questions(colours_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("splits") / "train.jsonl"
+    dataset = load_dataset(colours_dir)
+    write_questions(path, few_shot_questions(dataset, 4, 1, OptionSettings(seed=1)))
+    return path
+
+
+def weights(model_dir):
+    return load_file(model_dir / "model.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("method", "lora"),
+    [
+        ("sft", False),
+        ("cls-rl", False),
+        ("no-thinking", False),
+        ("no-thinking", True),  # LoRA, merged into the saved model
+    ],
+)
+def test_each_method_trains_and_writes_a_loadable_model(
+    method, lora, tiny_model_dir, colours_dir, questions, tmp_path
+):
+    spec = spec_for(method, {"max_steps": 2, "lora": {"enabled": lora, "r": 4, "alpha": 8}})
+    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
+    train(
+        spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints, Runtime(save_steps=1)
+    )
+
+    assert read_json(out / SPEC_FILE) == spec
+    record = read_json(out / RECORD_FILE)
+    assert record["global_step"] == 2 and record["versions"]["trl"] == "1.16.0"
+    history = pd.read_csv(out / LOG_HISTORY_FILE)
+    assert history["step"].tolist() == [1, 2]
+    if method != "sft":
+        assert {"reward", "reward_std", "kl", "completions/mean_length"} <= set(history.columns)
+    assert not checkpoints.exists()  # removed once the model is safe
+    model, _ = load_model_and_processor(str(out), device="cpu")
+    assert type(model).__name__ == "Qwen2VLForConditionalGeneration"
+    assert not any("lora" in name for name in weights(out))  # adapters merged
+    assert weights(out).keys() == weights(tiny_model_dir).keys()
+
+
+def test_grpo_after_sft_warmup_gets_rewards_and_changes_parameters(
+    tiny_model_dir, colours_dir, questions, tmp_path
+):
+    warm = tmp_path / "warm"
+    sft = spec_for("sft", {"max_steps": 60}, learning_rate=3e-3)
+    train(sft, str(tiny_model_dir), questions, colours_dir, warm, tmp_path / "c1")
+
+    grpo = spec_for("no-thinking", {"max_steps": 4}, learning_rate=1e-4)
+    tuned = tmp_path / "tuned"
+    train(grpo, str(warm), questions, colours_dir, tuned, tmp_path / "c2")
+
+    history = pd.read_csv(tuned / LOG_HISTORY_FILE)
+    assert history["reward"].max() > 0  # the warmed-up model answers some class names exactly
+    assert history["reward_std"].max() > 0  # ... and not all alike, so advantages are non-zero
+    before, after = weights(warm), weights(tuned)
+    changed = [name for name in before if not torch.equal(before[name], after[name])]
+    assert changed, "GRPO changed no parameter"
+
+
+def test_a_killed_job_resumes_from_its_last_checkpoint(
+    tiny_model_dir, colours_dir, questions, tmp_path
+):
+    spec = spec_for("no-thinking", {"max_steps": 60})
+    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(__import__("json").dumps(spec))
+    command = [
+        sys.executable,
+        "-m",
+        "clsrl.train",
+        "--spec",
+        str(spec_file),
+        "--base-model",
+        str(tiny_model_dir),
+        "--questions",
+        str(questions),
+        "--dataset",
+        str(colours_dir),
+        "--output",
+        str(out),
+        "--checkpoints",
+        str(checkpoints),
+        "--save-steps",
+        "3",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
+            assert process.poll() is None, "training ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 2 minutes"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)  # like a preemption: no chance to clean up
+    finally:
+        process.wait()
+    assert not out.exists()  # no model is taken as finished
+    saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
+    assert 3 <= saved < 60
+
+    train(spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints)
+    record = read_json(out / RECORD_FILE)
+    assert record["resumed_from"].endswith(f"checkpoint-{saved}")
+    assert record["global_step"] == 60
+    assert pd.read_csv(out / LOG_HISTORY_FILE)["step"].max() == 60

@@ -1,0 +1,103 @@
+"""The resolved training settings: the paper preset checked against protocol section 6."""
+
+import json
+
+import pytest
+
+from clsrl.config import ConfigError, validate_config
+from clsrl.training_spec import training_spec
+
+PAPER = validate_config({"methods": ["zero-shot", "sft", "cls-rl", "no-thinking"]})
+
+
+def paper_spec(method="cls-rl", dataset="Caltech101", gpus=8):
+    config = {**PAPER, "training": {**PAPER["training"], "gpus": gpus}}
+    return training_spec(config, method, dataset, shots=4, seed=1)
+
+
+def test_paper_grpo_preset_matches_protocol_section_6():
+    spec = paper_spec()
+    print(json.dumps(spec, indent=2))  # the resolved preset, for the record (pytest -s)
+    trl = spec["trl"]
+    assert trl["loss_type"] == "grpo"
+    assert trl["beta"] == 0.04
+    assert trl["num_generations"] == 4
+    assert trl["temperature"] == 1.0 and trl["top_k"] == 50 and trl["top_p"] == 1.0
+    assert trl["learning_rate"] == 1e-6 and trl["lr_scheduler_type"] == "linear"
+    assert trl["warmup_steps"] == 0 and trl["weight_decay"] == 0.0
+    assert trl["scale_rewards"] == "group" and trl["num_iterations"] == 1
+    assert trl["max_completion_length"] == 1024
+    assert trl["gradient_checkpointing"] is False
+    # 8 GPUs x 4 completions (one prompt) x accumulation 2 = 64 completions per step
+    assert (trl["per_device_train_batch_size"], trl["gradient_accumulation_steps"]) == (4, 2)
+    assert spec["rewards"] == ["thinking_format", "thinking_accuracy"]
+    assert spec["prompt_style"] == "thinking" and spec["image_resize"] == 384
+    assert spec["lora"] is None and spec["precision"] == "auto"
+    assert "max_prompt_length" not in trl  # never truncate prompts with image tokens
+
+
+@pytest.mark.parametrize("gpus", [1, 2, 4, 8, 16])
+def test_64_completions_per_step_on_any_gpu_count(gpus):
+    trl = paper_spec(gpus=gpus)["trl"]
+    total = trl["per_device_train_batch_size"] * trl["gradient_accumulation_steps"] * gpus
+    assert total == 64
+
+
+def test_a_gpu_count_that_cannot_split_the_batch_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match="training.gpus"):
+        paper_spec(gpus=3)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "epochs"),
+    [("ImageNet", 10), ("SUN397", 25), ("EuroSAT", 100), ("OxfordPets", 50), ("UCF101", 50)],
+)
+def test_paper_epochs_per_dataset(dataset, epochs):
+    assert paper_spec(dataset=dataset)["trl"]["num_train_epochs"] == epochs
+
+
+def test_no_thinking_and_sft():
+    no_thinking = paper_spec("no-thinking")
+    assert no_thinking["rewards"] == ["no_thinking_accuracy"]
+    assert no_thinking["prompt_style"] == "no-thinking"
+    sft = paper_spec("sft")
+    assert sft["trainer"] == "sft" and sft["prompt_style"] == "no-thinking"
+    assert sft["trl"]["completion_only_loss"] is True and sft["trl"]["max_length"] is None
+    per_step = sft["trl"]["per_device_train_batch_size"] * sft["trl"]["gradient_accumulation_steps"]
+    assert per_step * 8 == 16  # the RL step's 16 prompts, on the paper's 8 GPUs
+
+
+def test_a_variant_by_config_alone():
+    config = validate_config(
+        {
+            "methods": ["cls-rl", "drgrpo8"],
+            "method_variants": {
+                "drgrpo8": {"extends": "cls-rl", "trl": {"loss_type": "dr_grpo", "beta": 0.0}},
+            },
+            "training": {"trl": {"grpo": {"max_completion_length": 256}}},
+        }
+    )
+    spec = training_spec(config, "drgrpo8", "EuroSAT", shots=4, seed=2)
+    assert spec["trl"]["loss_type"] == "dr_grpo" and spec["trl"]["beta"] == 0.0
+    assert spec["trl"]["max_completion_length"] == 256  # the config-wide override applies
+    assert spec["rewards"] == ["thinking_format", "thinking_accuracy"]  # inherited
+    assert training_spec(config, "cls-rl", "EuroSAT", 4, 2)["trl"]["beta"] == 0.04  # untouched
+
+
+def test_only_the_changed_method_changes_its_spec():
+    changed = validate_config(
+        {"method_variants": {}, "training": {"trl": {"sft": {"learning_rate": 3e-5}}}}
+    )
+    assert training_spec(changed, "sft", "x", 4, 1) != training_spec(PAPER, "sft", "x", 4, 1)
+    assert training_spec(changed, "cls-rl", "x", 4, 1) == training_spec(PAPER, "cls-rl", "x", 4, 1)
+
+
+def test_trainer_seed_split_uses_the_few_shot_seed():
+    config = validate_config({"training": {"trainer_seed": "split"}})
+    assert training_spec(config, "no-thinking", "x", 4, 3)["trl"]["seed"] == 3
+    assert paper_spec("no-thinking")["trl"]["seed"] == 100  # the paper's text
+
+
+def test_a_variant_of_an_unknown_method_is_a_config_error():
+    with pytest.raises(ConfigError, match="method_variants.mine.extends"):
+        validate_config({"method_variants": {"mine": {"extends": "clsrl"}}})

@@ -1,0 +1,14 @@
+"""Plot the training reward curves of every GRPO run (rule plot_reward_curves)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from clsrl.plots import plot_reward_curves
+from clsrl.train import LOG_HISTORY_FILE
+from clsrl.workflow import job_log
+
+sm = snakemake  # injected by Snakemake's script directive
+with job_log(sm.log[0]):
+    histories = {run: pd.read_csv(Path(run) / LOG_HISTORY_FILE) for run in sm.input}
+    plot_reward_curves(histories, sm.output[0])
