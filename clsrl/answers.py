@@ -9,7 +9,7 @@ Each matching rule is named for what it is:
   DOTALL; correct if the truth is contained in the answer, with an underscore-to-space retry);
 - `strict_match`: exact match of the extracted answer, ignoring case only;
 - `extract_reward_answer` / `thinking_accuracy`: the CLS-RL accuracy reward (first tag, not DOTALL);
-- `thinking_format`: the CLS-RL format reward;
+- `thinking_format`: the CLS-RL format reward (`answer_then_reason_format`: Think-After-Answer);
 - `no_thinking_accuracy`: the No-Thinking strict equality reward (raw completion, case-sensitive).
 
 >>> extract_eval_answer("<think>red</think><answer> Red </answer>")
@@ -28,6 +28,7 @@ EVAL_ANSWER_PATTERN = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
 REWARD_ANSWER_PATTERN = re.compile(r"<answer>(.*?)</answer>")
 THINKING_FORMAT_PATTERN = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 THINK_PATTERN = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+ANSWER_THEN_REASON_PATTERN = re.compile(r"<answer>.*?</answer>\s*<reason>.*?</reason>", re.DOTALL)
 
 
 def extract_eval_answer(output: str) -> str:
@@ -99,6 +100,17 @@ def thinking_format(completion: str) -> float:
     0.0
     """
     return float(THINKING_FORMAT_PATTERN.fullmatch(completion) is not None)
+
+
+def answer_then_reason_format(completion: str) -> float:
+    """Think-After-Answer format reward (paper v6): `<answer>..</answer> <reason>..</reason>` only.
+
+    >>> answer_then_reason_format("<answer>cat</answer>\\n<reason>whiskers</reason>")
+    1.0
+    >>> answer_then_reason_format("<think>x</think><answer>cat</answer>")
+    0.0
+    """
+    return float(ANSWER_THEN_REASON_PATTERN.fullmatch(completion) is not None)
 
 
 def no_thinking_accuracy(completion: str, truth: str) -> float:

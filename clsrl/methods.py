@@ -1,7 +1,16 @@
 """The methods a study can run, as data: trainer, prompt style, rewards and TRL hyperparameters.
 
 Built-in methods are `zero-shot`, `sft`, `cls-rl` and `no-thinking`; a config adds variants with
-`method_variants` (e.g. `{cls-rl-drgrpo: {extends: cls-rl, trl: {loss_type: dr_grpo}}}`), no code.
+`method_variants`, no code. For example (config.yaml):
+
+    method_variants:
+      cls-rl-drgrpo: {extends: cls-rl, trl: {loss_type: dr_grpo}}
+      no-thinking-8: {extends: no-thinking, trl: {num_generations: 8}}
+      no-thinking-lora: {extends: no-thinking, lora: true}
+      think-after-answer:
+        extends: cls-rl
+        prompt_style: think-after-answer
+        rewards: [answer_then_reason_format, thinking_accuracy]
 
 >>> METHODS["no-thinking"].rewards
 ('no_thinking_accuracy',)
@@ -61,6 +70,7 @@ class MethodSpec:
     rewards: tuple[str, ...] = ()
     trl: dict = field(default_factory=dict)
     description: str = ""
+    lora: bool | None = None  # None: as training.lora.enabled says
 
 
 METHODS: dict[str, MethodSpec] = {

@@ -38,6 +38,11 @@ def thinking_accuracy(completions, classname, **kwargs) -> list[float]:
     ]
 
 
+def answer_then_reason_format(completions, **kwargs) -> list[float]:
+    """Think-After-Answer format reward: `<answer>..</answer> <reason>..</reason>` only."""
+    return [answers.answer_then_reason_format(completion_text(c)) for c in completions]
+
+
 def no_thinking_accuracy(completions, classname, **kwargs) -> list[float]:
     """No-Thinking reward: the raw completion equals the class name exactly."""
     return [
@@ -48,7 +53,12 @@ def no_thinking_accuracy(completions, classname, **kwargs) -> list[float]:
 
 REWARDS: dict[str, Callable[..., list[float]]] = {
     function.__name__: function
-    for function in (thinking_format, thinking_accuracy, no_thinking_accuracy)
+    for function in (
+        thinking_format,
+        thinking_accuracy,
+        answer_then_reason_format,
+        no_thinking_accuracy,
+    )
 }
 
 

@@ -194,6 +194,7 @@ def save_final_model(trainer, processor, spec: dict, output_dir: Path, resumed_f
     record.update(
         resumed_from=str(resumed_from) if resumed_from else None,
         global_step=trainer.state.global_step,
+        world_size=trainer.args.world_size,
         train_runtime_s=next(
             (e["train_runtime"] for e in trainer.state.log_history if "train_runtime" in e), None
         ),

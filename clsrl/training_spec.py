@@ -1,5 +1,7 @@
 """Resolve what one training job does, from the config: a plain JSON-able dict, the job's spec.
 
+    python -m clsrl.training_spec cls-rl ImageNet --configfile config.yaml --gpus 8
+
 The spec holds exactly the settings that affect the trained model (base model, method, TRL
 arguments, dataset, shots, seed, image size, LoRA, precision, process count), so Snakemake reruns a
 training job when, and only when, its spec changes. It imports no torch: the Snakefile calls it.
@@ -12,6 +14,11 @@ training job when, and only when, its spec changes. It imports no torch: the Sna
 """
 
 from __future__ import annotations
+
+import argparse
+import json
+
+import yaml
 
 from clsrl.methods import TRAINER_PRESETS, resolve_methods
 
@@ -42,6 +49,11 @@ def epochs_for(training: dict, dataset: str) -> float:
     """Training epochs for a dataset: its own entry in training.epochs, else the default."""
     epochs = training["epochs"]
     return epochs.get(dataset, epochs["default"])
+
+
+def uses_lora(method_lora: bool | None, lora: dict) -> bool:
+    """A method's own LoRA choice, else the study-wide one."""
+    return lora["enabled"] if method_lora is None else method_lora
 
 
 def training_spec(config: dict, method_name: str, dataset: str, shots: int, seed: int) -> dict:
@@ -81,6 +93,33 @@ def training_spec(config: dict, method_name: str, dataset: str, shots: int, seed
         "image_resize": config["images"]["resize"],
         "processes": processes,
         "precision": training["precision"],
-        "lora": training["lora"] if training["lora"]["enabled"] else None,
+        "lora": training["lora"] if uses_lora(method.lora, training["lora"]) else None,
         "trl": trl,
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the spec a training job would get (an empty config file gives the paper preset)."""
+    from clsrl.config import validate_config
+
+    parser = argparse.ArgumentParser(description="Print the resolved spec of one training job.")
+    parser.add_argument("method")
+    parser.add_argument("dataset")
+    parser.add_argument("--configfile", help="a config file (default: none, the paper's values)")
+    parser.add_argument("--shots", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gpus", type=int, help="override training.gpus")
+    args = parser.parse_args(argv)
+    config = {}
+    if args.configfile:
+        with open(args.configfile, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+    config.setdefault("methods", [args.method])
+    if args.gpus:
+        config.setdefault("training", {})["gpus"] = args.gpus
+    spec = training_spec(validate_config(config), args.method, args.dataset, args.shots, args.seed)
+    print(json.dumps(spec, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 import pytest
 
 from clsrl.answers import (
+    answer_then_reason_format,
     extract_eval_answer,
     lenient_match,
     no_thinking_accuracy,
@@ -112,3 +113,17 @@ def test_eval_metrics(answer, truth, lenient, strict):
 )
 def test_think_answer_agreement(output, expected):
     assert think_answer_agrees(output, ["red", "blue", "grilled_cheese"]) is expected
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("<answer>cat</answer><reason>r</reason>", 1.0),  # minimal
+        ("<answer>cat</answer>\n<reason>multi\nline</reason>", 1.0),  # whitespace, DOTALL
+        ("<answer>cat</answer>", 0.0),  # no reason
+        ("<reason>r</reason><answer>cat</answer>", 0.0),  # wrong order
+        ("<answer>cat</answer><reason>r</reason>\n", 0.0),  # trailing newline
+    ],
+)
+def test_think_after_answer_format_reward(completion, expected):
+    assert answer_then_reason_format(completion) == expected

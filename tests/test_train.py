@@ -147,3 +147,39 @@ def test_a_killed_job_resumes_from_its_last_checkpoint(
     assert record["resumed_from"].endswith(f"checkpoint-{saved}")
     assert record["global_step"] == 60
     assert pd.read_csv(out / LOG_HISTORY_FILE)["step"].max() == 60
+
+
+def test_a_two_process_launch_trains_one_model(tiny_model_dir, colours_dir, questions, tmp_path):
+    # A 2-GPU job launches 2 processes through accelerate, which uses torchrun for GPUs. On the
+    # CPU, accelerate would need MPI, so torchrun itself starts the 2 processes here (gloo).
+    spec = spec_for("no-thinking", {"max_steps": 2, "gpus": 2})
+    assert spec["trl"]["gradient_accumulation_steps"] == 1  # 8 completions = 2 x 4 x 1
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(__import__("json").dumps(spec))
+    out = tmp_path / "model"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    done = subprocess.run(
+        [
+            *launch,
+            "-m",
+            "clsrl.train",
+            "--spec",
+            str(spec_file),
+            "--base-model",
+            str(tiny_model_dir),
+            "--questions",
+            str(questions),
+            "--dataset",
+            str(colours_dir),
+            "--output",
+            str(out),
+            "--checkpoints",
+            str(tmp_path / "checkpoints"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = read_json(out / RECORD_FILE)
+    assert record["world_size"] == 2 and record["global_step"] == 2

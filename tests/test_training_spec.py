@@ -101,3 +101,24 @@ def test_trainer_seed_split_uses_the_few_shot_seed():
 def test_a_variant_of_an_unknown_method_is_a_config_error():
     with pytest.raises(ConfigError, match="method_variants.mine.extends"):
         validate_config({"method_variants": {"mine": {"extends": "clsrl"}}})
+
+
+def test_think_after_answer_and_lora_variants_by_config():
+    config = validate_config(
+        {
+            "methods": ["taa", "nt-lora"],
+            "method_variants": {
+                "taa": {
+                    "extends": "cls-rl",
+                    "prompt_style": "think-after-answer",
+                    "rewards": ["answer_then_reason_format", "thinking_accuracy"],
+                },
+                "nt-lora": {"extends": "no-thinking", "lora": True},
+            },
+        }
+    )
+    taa = training_spec(config, "taa", "x", 4, 1)
+    assert taa["prompt_style"] == "think-after-answer"
+    assert taa["rewards"] == ["answer_then_reason_format", "thinking_accuracy"]
+    assert taa["lora"] is None
+    assert training_spec(config, "nt-lora", "x", 4, 1)["lora"]["r"] == 64

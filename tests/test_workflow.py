@@ -175,3 +175,17 @@ def test_small_run_trains_each_method_and_evaluates_it_on_every_target(small_run
     )
     train_split = small_run / "results/splits/demo-colours/2shot/seed1/train.jsonl"
     assert len(train_split.read_text().splitlines()) == 2 * 7  # 2 shots x 7 colour classes
+
+
+def test_a_multi_gpu_training_job_launches_one_process_per_gpu(tmp_path):
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["training"].update(gpus=4, grpo_completions_per_step=16, sft_examples_per_step=16)
+    path = tmp_path / "gpus.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = run_snakemake(tmp_path, "--dry-run", "--printshellcmds", configfile=path)
+    train_jobs = [block for block in done.stdout.split("\n\n") if "rule train:" in block]
+    assert len(train_jobs) == 4
+    for job in train_jobs:
+        assert "gpu=4" in job
+        assert "-m accelerate.commands.launch --num_processes 4 --config_file " in job
+        assert str(ROOT / "envs/accelerate/fsdp.yaml") in job
