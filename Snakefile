@@ -8,8 +8,13 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 # Validates the config (clsrl/schemas/config.schema.yaml) and fills its defaults before any rule.
 include: "rules/common.smk"
+# Job resources and the rules that run on the submitting machine (local rules).
+include: "rules/resources.smk"
 include: "rules/model.smk"
 include: "rules/data.smk"
 include: "rules/splits.smk"

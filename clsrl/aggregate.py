@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from clsrl.fewshot import parse_view
 from clsrl.io import read_json, write_atomic
 
 METRICS = ("lenient_accuracy", "strict_accuracy")
@@ -31,7 +32,21 @@ def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
                 "source": str(path),
             }
         )
-    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "n", *METRICS, "images_per_second", "source"])
+    long = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "n", *METRICS, "images_per_second", "source"])
+    return with_views(long)
+
+
+def with_views(long: pd.DataFrame) -> pd.DataFrame:
+    """Add the dataset and class half of each target and training view (None: all classes)."""
+
+    def split(column: str) -> tuple[list, list]:
+        views = [parse_view(v) if isinstance(v, str) else (None, None) for v in long[column]]
+        return [dataset for dataset, _ in views], [half for _, half in views]
+
+    long = long.copy()
+    long["target_dataset"], long["target_half"] = split("target")
+    long["train_base"], long["train_half"] = split("train_dataset")
+    return long
 
 
 def accuracy_table(
@@ -79,7 +94,7 @@ def write_table(table: pd.DataFrame, csv_path: str | Path, markdown_path: str | 
 
 def zero_shot_table(long: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
     """Zero-shot accuracy per prompt style and metric (rows) and target dataset (columns)."""
-    zero_shot = long[long["method"] == "zero-shot"]
+    zero_shot = long[(long["method"] == "zero-shot") & long["target_half"].isna()]
     tables = []
     for metric in METRICS:
         table = accuracy_table(zero_shot, targets, ["method", "style"], metric)
@@ -89,9 +104,12 @@ def zero_shot_table(long: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
 
 
 def fewshot_rows(long: pd.DataFrame) -> pd.DataFrame:
-    """The evaluations of the few-shot table: zero-shot, and each model on its own dataset."""
-    own_dataset = long["train_dataset"] == long["target"]
-    return long[(long["method"] == "zero-shot") | own_dataset]
+    """The evaluations of the few-shot table: zero-shot and each model trained on all classes of a
+    dataset, evaluated on all classes of that dataset."""
+    all_classes = long["target_half"].isna()
+    zero_shot = long["method"] == "zero-shot"
+    own_dataset = (long["train_dataset"] == long["target"]) & long["train_half"].isna()
+    return long[all_classes & (zero_shot | own_dataset)]
 
 
 def fewshot_table(long: pd.DataFrame, targets: list[str], metric: str) -> pd.DataFrame:

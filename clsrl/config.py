@@ -118,13 +118,25 @@ def _suggest(name: str, choices: list[str]) -> str:
 def _semantic_problems(config: dict) -> list[str]:
     """Checks a schema cannot express: names that must exist in a registry, ordered bounds."""
     problems = []
-    datasets = known_datasets()
-    for index, name in enumerate(config["datasets"]):
-        if name not in datasets:
+    for name in config["custom_datasets"]:
+        if "." in name or "/" in name:
             problems.append(
-                f"config key 'datasets[{index}]': unknown dataset {name!r}."
-                f"{_suggest(name, list(datasets))} Known datasets: {', '.join(datasets)}."
+                f"config key 'custom_datasets.{name}': a dataset name may not contain '.' or '/' "
+                "('.' names the base and new halves of a dataset, e.g. EuroSAT.base); rename it."
             )
+    try:
+        datasets = known_datasets(config["custom_datasets"])
+    except ValueError as error:  # a custom name that clashes with a built-in one
+        problems.append(str(error) + ".")
+        datasets = known_datasets()
+    named = {"datasets": config["datasets"], "evaluation.targets": config["evaluation"]["targets"]}
+    for key, names in named.items():
+        for index, name in enumerate(names):
+            if name not in datasets:
+                problems.append(
+                    f"config key '{key}[{index}]': unknown dataset {name!r}."
+                    f"{_suggest(name, list(datasets))} Known datasets: {', '.join(datasets)}."
+                )
     try:
         methods = resolve_methods(config["method_variants"])
     except ValueError as error:

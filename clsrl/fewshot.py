@@ -86,3 +86,30 @@ def few_shot_questions(
     )
     subset = replace(dataset, items=chosen)
     return make_questions(subset, "train", settings, classes=classes)
+
+
+# A "view" of a dataset names the classes a split or test set covers: `NAME` (all classes),
+# `NAME.base` (the base half) or `NAME.new` (the new half) of a base-to-new split.
+VIEW_SEPARATOR = "."
+HALVES = ("base", "new")
+
+
+def parse_view(view: str) -> tuple[str, str | None]:
+    """(dataset, half) of a view name; half is None for all classes.
+
+    >>> parse_view("EuroSAT.base"), parse_view("demo-colours")
+    (('EuroSAT', 'base'), ('demo-colours', None))
+    """
+    dataset, _, half = view.partition(VIEW_SEPARATOR)
+    if half and half not in HALVES:
+        raise ValueError(
+            f"view {view!r}: the part after {VIEW_SEPARATOR!r} must be one of {HALVES}"
+        )
+    return dataset, half or None
+
+
+def view_classes(num_classes: int, half: str | None) -> list[int] | None:
+    """The labels of a view: None (all), the base half or the new half."""
+    if half is None:
+        return None
+    return base_classes(num_classes) if half == "base" else new_classes(num_classes)

@@ -87,3 +87,30 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
     )
     grid.savefig(path, dpi=FIGURE_DPI)
     plt.close(grid.figure)
+
+
+def plot_delta_heatmap(matrix: pd.DataFrame, title: str, path: str | Path) -> None:
+    """A cross-dataset heatmap like the paper's: rows = fine-tuning dataset, columns = test
+    dataset, diverging palette centred at 0, values annotated."""
+    rows, columns = matrix.shape
+    figure, axis = plt.subplots(figsize=(max(6.0, 3.0 + 0.8 * columns), max(3.5, 2.0 + 0.6 * rows)))
+    limit = max(1.0, float(matrix.abs().max().max()))  # symmetric, so 0 is the neutral colour
+    sns.heatmap(
+        matrix.astype(float),
+        vmin=-limit,
+        vmax=limit,
+        annot=True,
+        fmt=".1f",
+        cmap="RdBu_r",
+        center=0.0,
+        linewidths=0.5,
+        cbar_kws={"label": "accuracy change (points)"},
+        ax=axis,
+    )
+    axis.set_xlabel("test dataset")
+    axis.set_ylabel("fine-tuning dataset")
+    axis.set_title(title)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=FIGURE_DPI)
+    plt.close(figure)

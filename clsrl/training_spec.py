@@ -3,8 +3,9 @@
     python -m clsrl.training_spec cls-rl ImageNet --configfile config.yaml --gpus 8
 
 The spec holds exactly the settings that affect the trained model (base model, method, TRL
-arguments, dataset, shots, seed, image size, LoRA, precision, process count), so Snakemake reruns a
-training job when, and only when, its spec changes. It imports no torch: the Snakefile calls it.
+arguments, dataset, shots, seed, image size, LoRA, precision, process count) and the training
+stage's version, so Snakemake reruns a training job when, and only when, its spec changes. It
+imports no torch: the Snakefile calls it.
 
 >>> from clsrl.config import validate_config
 >>> config = validate_config({"datasets": ["demo-colours"], "methods": ["no-thinking"]})
@@ -20,9 +21,9 @@ import json
 
 import yaml
 
+from clsrl.fewshot import parse_view
 from clsrl.methods import TRAINER_PRESETS, resolve_methods
-
-SPEC_VERSION = 1  # bump when the meaning of a spec key changes
+from clsrl.stages import STAGE_VERSIONS
 
 
 def steps_layout(total: int, per_device: int, processes: int, what: str) -> int:
@@ -45,10 +46,11 @@ def steps_layout(total: int, per_device: int, processes: int, what: str) -> int:
     return accumulation
 
 
-def epochs_for(training: dict, dataset: str) -> float:
-    """Training epochs for a dataset: its own entry in training.epochs, else the default."""
+def epochs_for(training: dict, view: str) -> float:
+    """Training epochs for a dataset (or a view of it, e.g. `EuroSAT.base`): its own entry in
+    training.epochs, else the default."""
     epochs = training["epochs"]
-    return epochs.get(dataset, epochs["default"])
+    return epochs.get(parse_view(view)[0], epochs["default"])
 
 
 def uses_lora(method_lora: bool | None, lora: dict) -> bool:
@@ -81,7 +83,7 @@ def training_spec(config: dict, method_name: str, dataset: str, shots: int, seed
         "gradient_checkpointing": training["gradient_checkpointing"],
     }
     return {
-        "spec_version": SPEC_VERSION,
+        "stage_version": STAGE_VERSIONS["training"],
         "base_model": config["base_model"],
         "method": method_name,
         "trainer": method.trainer,
@@ -123,3 +125,25 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def launch_command(processes: int, accelerate_config: str, python: str) -> list[str]:
+    """How a training job starts clsrl.train: in-process Python for one process, else
+    `accelerate launch` with one process per GPU.
+
+    >>> launch_command(1, "fsdp.yaml", "python")
+    ['python']
+    >>> launch_command(4, "fsdp.yaml", "python")[3:]
+    ['--num_processes', '4', '--config_file', 'fsdp.yaml']
+    """
+    if processes == 1:
+        return [python]
+    return [
+        python,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(processes),
+        "--config_file",
+        accelerate_config,
+    ]

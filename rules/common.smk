@@ -1,26 +1,60 @@
 # Config validation and the small input functions the rules share. Logic lives in clsrl/.
 import sys
 
-from snakemake.settings.types import DeploymentMethod
 from clsrl.config import ConfigError, is_builtin_model, validate_config
-from clsrl.datasets.registry import datasets_of_kind
+from clsrl.datasets.registry import datasets_of_kind, known_datasets
+from clsrl.fewshot import parse_view
 from clsrl.methods import resolve_methods
+from clsrl.stages import STAGE_VERSIONS
 
 try:
     config.update(validate_config(config))
 except ConfigError as error:
     sys.exit(f"Invalid configuration:\n{error}")
 
-DATASETS = config["datasets"]
-DEMO_DATASETS = datasets_of_kind(DATASETS, "demo")
+DATASETS = config["datasets"]  # trained on, and evaluated on
+TARGETS = config["evaluation"]["targets"] or DATASETS  # evaluated on
+ALL_DATASETS = list(dict.fromkeys(DATASETS + TARGETS))  # every dataset to prepare
+DEMO_DATASETS = datasets_of_kind(ALL_DATASETS, "demo")
+BENCHMARK_NAMES = [
+    name for name, entry in known_datasets().items() if entry.kind == "benchmark"
+]
 ZERO_SHOT_STYLES = config["evaluation"]["zero_shot_styles"]
+SETTINGS = config["settings"]
 BUILTIN_MODEL_DIR = "results/base_model/{name}"
+# Views: NAME (all classes), NAME.base / NAME.new (the halves of a base-to-new split).
+FEWSHOT_TRAIN_VIEWS = DATASETS if "fewshot" in SETTINGS else []
+BASE2NEW_TRAIN_VIEWS = (
+    [f"{name}.base" for name in DATASETS] if "base2new" in SETTINGS else []
+)
 
 
 wildcard_constraints:
-    dataset=r"[^/]+",
+    dataset=r"[^/.]+",
+    view=r"[^/]+",
     target=r"[^/]+",
     style=r"[^/]+",
+    shots=r"\d+",
+    seed=r"\d+",
+
+
+def prepared_dataset(wildcard):
+    """Input function: the prepared dataset folder of the view in wildcard `wildcard`."""
+    return lambda wc: f"data/prepared/{parse_view(getattr(wc, wildcard))[0]}"
+
+
+def view_option_params(view):
+    """Option-list settings of a view: the few-shot ratio, or base-to-new's for a half."""
+    return option_params(
+        "fewshot_ratio" if parse_view(view)[1] is None else "base2new_ratio"
+    )
+
+
+def eval_targets(train_view):
+    """What a model trained on a view is evaluated on: every target (few-shot), or the base and
+    new halves of its own dataset (base-to-new)."""
+    dataset, half = parse_view(train_view)
+    return TARGETS if half is None else [f"{dataset}.base", f"{dataset}.new"]
 
 
 def base_model_input():
@@ -43,43 +77,38 @@ def trained_methods():
     return [name for name in config["methods"] if methods[name].trainer is not None]
 
 
-def python_command():
-    """The Python of shell jobs: the job's conda env under --sdm conda, else Snakemake's own."""
-    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-        return "python"
-    return sys.executable
-
-
-def training_launcher():
-    """Python for one process; `accelerate launch` with one process per GPU otherwise."""
-    gpus = config["training"]["gpus"]
-    if gpus == 1:
-        return python_command()
-    name = config["training"]["multi_gpu_config"]
-    accelerate_config = f"{workflow.basedir}/envs/accelerate/{name}.yaml"
-    return (
-        f"{python_command()} -m accelerate.commands.launch --num_processes {gpus}"
-        f" --config_file {accelerate_config}"
-    )
-
-
 def trained_metrics():
-    """Every trained model evaluated on every target dataset of the study."""
-    return expand(
-        "results/eval/{method}/{dataset}/{shots}shot/seed{seed}/{target}/metrics.json",
-        method=TRAINED_METHODS,
-        dataset=DATASETS,
-        shots=config["training"]["shots"],
-        seed=config["training"]["seeds"],
-        target=DATASETS,
-    )
+    """Every trained model evaluated on each of its targets."""
+    return [
+        f"results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}/metrics.json"
+        for method in TRAINED_METHODS
+        for view in FEWSHOT_TRAIN_VIEWS + BASE2NEW_TRAIN_VIEWS
+        for shots in config["training"]["shots"]
+        for seed in config["training"]["seeds"]
+        for target in eval_targets(view)
+    ]
 
 
 def zero_shot_metrics():
+    """The base model on every target view, in each zero-shot style."""
+    targets = list(TARGETS) if "fewshot" in SETTINGS else []
+    for view in BASE2NEW_TRAIN_VIEWS:
+        targets += eval_targets(view)
     return expand(
         "results/eval/zero-shot/{style}/{target}/metrics.json",
         style=ZERO_SHOT_STYLES,
-        target=DATASETS,
+        target=targets,
+    )
+
+
+def trained_models():
+    """Every model the study trains."""
+    return expand(
+        "results/models/{method}/{view}/{shots}shot/seed{seed}",
+        method=TRAINED_METHODS,
+        view=FEWSHOT_TRAIN_VIEWS + BASE2NEW_TRAIN_VIEWS,
+        shots=config["training"]["shots"],
+        seed=config["training"]["seeds"],
     )
 
 
@@ -91,15 +120,28 @@ def method_style(method):
     return resolve_methods(config["method_variants"])[method].prompt_style
 
 
-def eval_settings(style):
-    """The evaluation settings of one job (clsrl.evaluate.EvalSettings fields)."""
+def option_params(ratio_key):
+    """How questions list options (clsrl.questions.OptionSettings fields but the seed)."""
+    options = config["options"]
+    return {
+        "ratio": options[ratio_key],
+        "min_choices": options["min_choices"],
+        "max_choices": options["max_choices"],
+        "floor_rule": options["floor_rule"],
+        "open_set": options["open_set"],
+    }
+
+
+def eval_settings(style, target):
+    """The settings that shape one evaluation's outputs (clsrl.evaluate.EvalSettings fields but
+    the batch size, which the job reads from the config: it never reruns anything)."""
     evaluation = config["evaluation"]
     return {
         "style": style,
         "wording": evaluation["wording"],
-        "batch_size": evaluation["batch_size"],
         "max_new_tokens": evaluation["max_new_tokens"],
         "image_resize": config["images"]["resize"],
+        "base_classes": parse_view(target)[1] == "base",  # the reference code words these apart
     }
 
 
@@ -110,6 +152,9 @@ def all_targets():
         "results/tables/zero_shot.csv",
         "results/tables/fewshot.csv",
         "results/figures/fewshot_accuracy.png",
+        "results/tables/base2new.csv",
+        "results/tables/crossdataset",
+        "results/tables/paper_comparison.csv",
     ]
     if TRAINED_METHODS:
         targets.append("results/figures/reward_curves.png")

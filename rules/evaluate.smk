@@ -6,7 +6,7 @@ EVAL = config["evaluation"]
 rule evaluate_zero_shot:
     input:
         model=base_model_input(),
-        dataset="data/prepared/{target}",
+        dataset=prepared_dataset("target"),
         questions="results/questions/{target}/test.jsonl",
     output:
         predictions="results/eval/zero-shot/{style}/{target}/predictions.jsonl",
@@ -19,9 +19,11 @@ rule evaluate_zero_shot:
         "../envs/clsrl.yaml"
     threads: EVAL["threads"]
     resources:
-        gpu=0 if EVAL["device"] == "cpu" else 1,
-        mem_mb=4000,
+        gpu=eval_resource("gpu"),
+        mem_mb=eval_resource("mem_mb"),
+        runtime=eval_resource("runtime"),
     params:
+        version=STAGE_VERSIONS["evaluation"],
         model=base_model_to_load,
         record=lambda wc: {
             "method": "zero-shot",
@@ -31,7 +33,7 @@ rule evaluate_zero_shot:
             "style": wc.style,
             "target": wc.target,
         },
-        settings=lambda wc: eval_settings(wc.style),
+        settings=lambda wc: eval_settings(wc.style, wc.target),
         device=EVAL["device"],
         dtype=EVAL["dtype"],
     script:
@@ -40,37 +42,37 @@ rule evaluate_zero_shot:
 
 rule evaluate_trained:
     input:
-        model="results/models/{method}/{dataset}/{shots}shot/seed{seed}",
-        dataset="data/prepared/{target}",
+        model="results/models/{method}/{view}/{shots}shot/seed{seed}",
+        dataset=prepared_dataset("target"),
         questions="results/questions/{target}/test.jsonl",
     output:
-        predictions="results/eval/{method}/{dataset}/{shots}shot/seed{seed}/{target}/predictions.jsonl",
-        metrics="results/eval/{method}/{dataset}/{shots}shot/seed{seed}/{target}/metrics.json",
+        predictions="results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}/predictions.jsonl",
+        metrics="results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}/metrics.json",
     log:
-        "logs/evaluate/{method}/{dataset}/{shots}shot/seed{seed}/{target}.log",
+        "logs/evaluate/{method}/{view}/{shots}shot/seed{seed}/{target}.log",
     benchmark:
-        "benchmarks/evaluate/{method}/{dataset}/{shots}shot/seed{seed}/{target}.tsv"
+        "benchmarks/evaluate/{method}/{view}/{shots}shot/seed{seed}/{target}.tsv"
     wildcard_constraints:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
-        shots=r"\d+",
-        seed=r"\d+",
     conda:
         "../envs/clsrl.yaml"
     threads: EVAL["threads"]
     resources:
-        gpu=0 if EVAL["device"] == "cpu" else 1,
-        mem_mb=4000,
+        gpu=eval_resource("gpu"),
+        mem_mb=eval_resource("mem_mb"),
+        runtime=eval_resource("runtime"),
     params:
+        version=STAGE_VERSIONS["evaluation"],
         model=lambda wc, input: input.model,
         record=lambda wc: {
             "method": wc.method,
-            "train_dataset": wc.dataset,
+            "train_dataset": wc.view,
             "shots": int(wc.shots),
             "seed": int(wc.seed),
             "style": method_style(wc.method),
             "target": wc.target,
         },
-        settings=lambda wc: eval_settings(method_style(wc.method)),
+        settings=lambda wc: eval_settings(method_style(wc.method), wc.target),
         device=EVAL["device"],
         dtype=EVAL["dtype"],
     script:

@@ -11,6 +11,7 @@ rule build_tiny_model:
     conda:
         "../envs/clsrl.yaml"
     params:
+        version=STAGE_VERSIONS["base_model"],
         seed=config["tiny_model"]["seed"],
         image_pixels=config["tiny_model"]["image_pixels"],
     script:

@@ -22,7 +22,11 @@ rule aggregate:
         long="results/tables/accuracy_long.csv",
         zero_shot="results/tables/zero_shot.csv",
         zero_shot_md="results/tables/zero_shot.md",
-        fewshot="results/tables/fewshot.csv",
+        fewshot=report(
+            "results/tables/fewshot.csv",
+            caption="../report/fewshot.rst",
+            category="Tables",
+        ),
         fewshot_md="results/tables/fewshot.md",
         fewshot_strict="results/tables/fewshot_strict.csv",
         fewshot_strict_md="results/tables/fewshot_strict.md",
@@ -31,7 +35,8 @@ rule aggregate:
     conda:
         "../envs/clsrl.yaml"
     params:
-        targets=DATASETS,
+        version=STAGE_VERSIONS["report"],
+        targets=TARGETS,
     script:
         "../workflow_scripts/aggregate.py"
 
@@ -40,31 +45,85 @@ rule plot_fewshot:
     input:
         "results/tables/accuracy_long.csv",
     output:
-        "results/figures/fewshot_accuracy.png",
+        report(
+            "results/figures/fewshot_accuracy.png",
+            caption="../report/figure.rst",
+            category="Figures",
+        ),
     log:
         "logs/plot_fewshot.log",
     conda:
         "../envs/clsrl.yaml"
     params:
-        targets=DATASETS,
+        version=STAGE_VERSIONS["report"],
+        targets=TARGETS,
     script:
         "../workflow_scripts/plot_accuracy.py"
 
 
 rule plot_reward_curves:
     input:
-        expand(
-            "results/models/{method}/{dataset}/{shots}shot/seed{seed}",
-            method=TRAINED_METHODS,
-            dataset=DATASETS,
-            shots=config["training"]["shots"],
-            seed=config["training"]["seeds"],
-        ),
+        trained_models(),
     output:
-        "results/figures/reward_curves.png",
+        report(
+            "results/figures/reward_curves.png",
+            caption="../report/reward_curves.rst",
+            category="Figures",
+        ),
     log:
         "logs/plot_reward_curves.log",
     conda:
         "../envs/clsrl.yaml"
+    params:
+        version=STAGE_VERSIONS["report"],
     script:
         "../workflow_scripts/plot_reward_curves.py"
+
+
+rule base2new_table:
+    """Partial target: the base-to-new table."""
+    input:
+        "results/tables/base2new.csv",
+
+
+rule crossdataset:
+    """Partial target: the cross-dataset matrices and heatmaps."""
+    input:
+        "results/tables/crossdataset",
+
+
+rule study_tables:
+    input:
+        "results/tables/accuracy_long.csv",
+    output:
+        base2new=report(
+            "results/tables/base2new.csv",
+            caption="../report/base2new.rst",
+            category="Tables",
+        ),
+        base2new_md="results/tables/base2new.md",
+        crossdataset=report(
+            directory("results/tables/crossdataset"),
+            patterns=["{name}.png"],
+            caption="../report/crossdataset.rst",
+            category="Cross-dataset",
+        ),
+        comparison=report(
+            "results/tables/paper_comparison.csv",
+            caption="../report/paper_comparison.rst",
+            category="Tables",
+        ),
+        comparison_md="results/tables/paper_comparison.md",
+    log:
+        "logs/study_tables.log",
+    conda:
+        "../envs/clsrl.yaml"
+    params:
+        version=STAGE_VERSIONS["report"],
+        datasets=DATASETS,
+        targets=TARGETS,
+        variants=config["method_variants"],
+        base_model=config["base_model"],
+        benchmarks=BENCHMARK_NAMES,
+    script:
+        "../workflow_scripts/study_tables.py"

@@ -1,21 +1,40 @@
-# Few-shot training sets per (dataset, shots, seed), as questions with their option lists.
+# Questions with their option lists: the test questions every model is asked, and the seeded
+# few-shot training sets per (view, shots, seed). A view is a dataset (all classes) or one half
+# of its base-to-new split (NAME.base, NAME.new).
+
+
+rule make_test_questions:
+    input:
+        prepared_dataset("view"),
+    output:
+        "results/questions/{view}/test.jsonl",
+    log:
+        "logs/make_test_questions/{view}.log",
+    conda:
+        "../envs/clsrl.yaml"
+    params:
+        version=STAGE_VERSIONS["questions"],
+        split="test",
+        half=lambda wc: parse_view(wc.view)[1],
+        options=lambda wc: view_option_params(wc.view),
+        seed=config["options"]["test_seed"],
+    script:
+        "../workflow_scripts/make_questions.py"
 
 
 rule sample_few_shot:
     input:
-        "data/prepared/{dataset}",
+        prepared_dataset("view"),
     output:
-        "results/splits/{dataset}/{shots}shot/seed{seed}/train.jsonl",
+        "results/splits/{view}/{shots}shot/seed{seed}/train.jsonl",
     log:
-        "logs/sample_few_shot/{dataset}/{shots}shot/seed{seed}.log",
+        "logs/sample_few_shot/{view}/{shots}shot/seed{seed}.log",
     conda:
         "../envs/clsrl.yaml"
     params:
-        ratio=config["options"]["fewshot_ratio"],
-        min_choices=config["options"]["min_choices"],
-        max_choices=config["options"]["max_choices"],
-        floor_rule=config["options"]["floor_rule"],
-        open_set=config["options"]["open_set"],
+        version=STAGE_VERSIONS["questions"],
+        half=lambda wc: parse_view(wc.view)[1],
+        options=lambda wc: view_option_params(wc.view),
         allow_fewer=config["training"]["allow_fewer_shots"],
     script:
         "../workflow_scripts/sample_few_shot.py"

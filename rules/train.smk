@@ -1,6 +1,7 @@
-# Training: one job per (method, dataset, shots, seed), through TRL's trainers (clsrl.train).
-import json
-
+# Training: one job per (method, view, shots, seed), through TRL's trainers (clsrl.train).
+# The job's spec (clsrl.training_spec, with the training stage's version) is its only
+# output-shaping param; runtime settings (save_steps, keep_checkpoints) are read by the script
+# from the config, so changing them reruns nothing.
 from clsrl.training_spec import training_spec
 
 TRAINING = config["training"]
@@ -9,36 +10,28 @@ TRAINING = config["training"]
 rule train:
     input:
         model=base_model_input(),
-        dataset="data/prepared/{dataset}",
-        questions="results/splits/{dataset}/{shots}shot/seed{seed}/train.jsonl",
+        dataset=prepared_dataset("view"),
+        questions="results/splits/{view}/{shots}shot/seed{seed}/train.jsonl",
     output:
-        directory("results/models/{method}/{dataset}/{shots}shot/seed{seed}"),
+        directory("results/models/{method}/{view}/{shots}shot/seed{seed}"),
     log:
-        "logs/train/{method}/{dataset}/{shots}shot/seed{seed}.log",
+        "logs/train/{method}/{view}/{shots}shot/seed{seed}.log",
     benchmark:
-        "benchmarks/train/{method}/{dataset}/{shots}shot/seed{seed}.tsv"
+        "benchmarks/train/{method}/{view}/{shots}shot/seed{seed}.tsv"
     wildcard_constraints:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
-        shots=r"\d+",
-        seed=r"\d+",
     conda:
         "../envs/clsrl.yaml"
-    threads: 2
+    threads: 2 * TRAINING["gpus"]
     resources:
-        gpu=TRAINING["gpus"],
-        mem_mb=16000,
+        gpu=train_resource("gpu"),
+        mem_mb=train_resource("mem_mb"),
+        runtime=train_resource("runtime"),
     params:
-        spec=lambda wc: json.dumps(
-            training_spec(config, wc.method, wc.dataset, int(wc.shots), int(wc.seed)),
-            sort_keys=True,
+        spec=lambda wc: training_spec(
+            config, wc.method, wc.view, int(wc.shots), int(wc.seed)
         ),
         base_model=base_model_to_load,
-        launcher=training_launcher(),
-        checkpoints="results/checkpoints/{method}/{dataset}/{shots}shot/seed{seed}",
-        save_steps=TRAINING["save_steps"],
-        keep=lambda wc: "--keep-checkpoints" if TRAINING["keep_checkpoints"] else "",
-    shell:
-        "{params.launcher} -m clsrl.train --spec {params.spec:q}"
-        " --base-model {params.base_model:q} --questions {input.questions}"
-        " --dataset {input.dataset} --output {output} --checkpoints {params.checkpoints}"
-        " --save-steps {params.save_steps} {params.keep} > {log} 2>&1"
+        checkpoints="results/checkpoints/{method}/{view}/{shots}shot/seed{seed}",
+    script:
+        "../workflow_scripts/train.py"

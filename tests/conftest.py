@@ -12,12 +12,19 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 WORKFLOW_TIMEOUT_S = 900
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True):
-    """Run the repository's Snakefile with `workdir` as its working directory."""
-    command = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path | None = None,
+    check: bool = True,
+    snakefile: Path = ROOT / "Snakefile",
+    env: dict | None = None,
+):
+    """Run a Snakefile (the repository's by default) with `workdir` as its working directory."""
+    command = [*SNAKEMAKE, "--snakefile", str(snakefile), "--directory", str(workdir)]
     if configfile is not None:
         command += ["--configfile", str(configfile)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
     done = subprocess.run(
         [*command, *args],
         capture_output=True,

@@ -83,6 +83,11 @@ def test_every_schema_key_is_commented_in_config_yaml():
         ({"methods": ["zero_shot"]}, ["'methods[0]'", "'zero-shot'"]),
         # unknown built-in model
         ({"base_model": "builtin:tiny"}, ["'base_model'", "builtin:tiny-qwen2-vl"]),
+        # a custom dataset name with a dot (dots name base/new halves)
+        (
+            {"custom_datasets": {"my.birds": {"question": "Q?", "image_folder": "b"}}},
+            ["custom_datasets.my.birds", "'.'"],
+        ),
         # inconsistent bounds
         ({"options": {"min_choices": 50, "max_choices": 10}}, ["options.min_choices"]),
         # a list item of the wrong kind

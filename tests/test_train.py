@@ -1,5 +1,6 @@
 """Training through the real TRL trainers on the tiny offline model (CPU)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -45,6 +46,17 @@ def questions(colours_dir, tmp_path_factory):
     dataset = load_dataset(colours_dir)
     write_questions(path, few_shot_questions(dataset, 4, 1, OptionSettings(seed=1)))
     return path
+
+
+def train_command(spec, tmp_path, model_dir, dataset_dir, questions):
+    """`-m clsrl.train ...` arguments writing to tmp_path/model (checkpoints beside it)."""
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    return [
+        *("-m", "clsrl.train", "--spec", str(spec_file), "--base-model", str(model_dir)),
+        *("--questions", str(questions), "--dataset", str(dataset_dir)),
+        *("--output", str(tmp_path / "model"), "--checkpoints", str(tmp_path / "checkpoints")),
+    ]
 
 
 def weights(model_dir):
@@ -107,27 +119,11 @@ def test_a_killed_job_resumes_from_its_last_checkpoint(
 ):
     spec = spec_for("no-thinking", {"max_steps": 60})
     out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(__import__("json").dumps(spec))
     command = [
         sys.executable,
-        "-m",
-        "clsrl.train",
-        "--spec",
-        str(spec_file),
-        "--base-model",
-        str(tiny_model_dir),
-        "--questions",
-        str(questions),
-        "--dataset",
-        str(colours_dir),
-        "--output",
-        str(out),
-        "--checkpoints",
-        str(checkpoints),
-        "--save-steps",
-        "3",
+        *train_command(spec, tmp_path, tiny_model_dir, colours_dir, questions),
     ]
+    command += ["--save-steps", "3"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
@@ -154,28 +150,10 @@ def test_a_two_process_launch_trains_one_model(tiny_model_dir, colours_dir, ques
     # CPU, accelerate would need MPI, so torchrun itself starts the 2 processes here (gloo).
     spec = spec_for("no-thinking", {"max_steps": 2, "gpus": 2})
     assert spec["trl"]["gradient_accumulation_steps"] == 1  # 8 completions = 2 x 4 x 1
-    spec_file = tmp_path / "spec.json"
-    spec_file.write_text(__import__("json").dumps(spec))
     out = tmp_path / "model"
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     done = subprocess.run(
-        [
-            *launch,
-            "-m",
-            "clsrl.train",
-            "--spec",
-            str(spec_file),
-            "--base-model",
-            str(tiny_model_dir),
-            "--questions",
-            str(questions),
-            "--dataset",
-            str(colours_dir),
-            "--output",
-            str(out),
-            "--checkpoints",
-            str(tmp_path / "checkpoints"),
-        ],
+        [*launch, *train_command(spec, tmp_path, tiny_model_dir, colours_dir, questions)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from clsrl.training_spec import launch_command
 from tests.conftest import ROOT, run_snakemake
 
 SMALL_CONFIG = ROOT / "tests" / "configs" / "small.yaml"
@@ -26,14 +27,15 @@ def test_demo_dry_run_plans_the_whole_dag(tmp_path):
         "aggregate": 1,
         "all": 1,
         "build_tiny_model": 1,
-        "evaluate_zero_shot": 6,  # 2 prompt styles x 3 datasets
-        "evaluate_trained": 54,  # 18 models x 3 target datasets
+        "evaluate_zero_shot": 18,  # 2 prompt styles x (3 datasets + 3 x 2 base/new halves)
+        "evaluate_trained": 90,  # 18 few-shot models x 3 targets + 18 base models x 2 halves
         "generate_demo_dataset": 3,
-        "make_test_questions": 3,
+        "make_test_questions": 9,  # 3 datasets x (all, base, new)
         "plot_fewshot": 1,
         "plot_reward_curves": 1,
-        "sample_few_shot": 6,  # 3 datasets x 1 shots x 2 seeds
-        "train": 18,  # 3 trained methods x 3 datasets x 2 seeds
+        "sample_few_shot": 12,  # 3 datasets x (all, base) x 2 seeds
+        "study_tables": 1,
+        "train": 36,  # 3 trained methods x 3 datasets x (all, base) x 2 seeds
     }
 
 
@@ -47,7 +49,7 @@ def test_a_hub_name_or_local_model_needs_no_build_job(tmp_path):
     )
     jobs = planned_jobs(done.stdout)
     assert "build_tiny_model" not in jobs
-    assert jobs["evaluate_zero_shot"] == 6 and jobs["train"] == 18
+    assert jobs["evaluate_zero_shot"] == 18 and jobs["train"] == 36
 
 
 @pytest.mark.parametrize(
@@ -175,6 +177,27 @@ def test_small_run_trains_each_method_and_evaluates_it_on_every_target(small_run
     )
     train_split = small_run / "results/splits/demo-colours/2shot/seed1/train.jsonl"
     assert len(train_split.read_text().splitlines()) == 2 * 7  # 2 shots x 7 colour classes
+    base_split = small_run / "results/splits/demo-colours.base/2shot/seed1/train.jsonl"
+    base_labels = {json.loads(line)["label"] for line in base_split.read_text().splitlines()}
+    assert base_labels == {0, 1, 2, 3}  # ceil(7 / 2) base classes
+
+
+def test_small_run_writes_the_study_tables_and_the_html_report(small_run):
+    tables = small_run / "results/tables"
+    base2new = pd.read_csv(tables / "base2new.csv")
+    assert set(base2new["dataset"]) == {"demo-colours", "demo-shapes", "Average"}
+    assert {"base", "new", "hm"} <= set(base2new.columns)
+    assert base2new[["base", "new", "hm"]].notna().all().all()
+    for method in ("sft", "no-thinking"):
+        delta = pd.read_csv(tables / f"crossdataset/delta_{method}.csv", index_col=0)
+        assert list(delta.index) == ["demo-colours", "demo-shapes"]
+        assert list(delta.columns) == ["demo-colours", "demo-shapes", "Average"]
+        heatmap = tables / f"crossdataset/delta_{method}.png"
+        assert heatmap.read_bytes()[:4] == b"\x89PNG"
+    assert (tables / "paper_comparison.md").read_text().startswith("NOT the paper's setup")
+    run_snakemake(small_run, "--report", "report.html", configfile=SMALL_CONFIG)
+    html = (small_run / "report.html").read_text(errors="replace")
+    assert "fewshot.csv" in html and "delta_no-thinking.png" in html
 
 
 def test_a_multi_gpu_training_job_launches_one_process_per_gpu(tmp_path):
@@ -182,10 +205,14 @@ def test_a_multi_gpu_training_job_launches_one_process_per_gpu(tmp_path):
     config["training"].update(gpus=4, grpo_completions_per_step=16, sft_examples_per_step=16)
     path = tmp_path / "gpus.yaml"
     path.write_text(yaml.safe_dump(config))
-    done = run_snakemake(tmp_path, "--dry-run", "--printshellcmds", configfile=path)
-    train_jobs = [block for block in done.stdout.split("\n\n") if "rule train:" in block]
-    assert len(train_jobs) == 4
-    for job in train_jobs:
-        assert "gpu=4" in job
-        assert "-m accelerate.commands.launch --num_processes 4 --config_file " in job
-        assert str(ROOT / "envs/accelerate/fsdp.yaml") in job
+    done = run_snakemake(tmp_path, "--dry-run", configfile=path)
+    resources = re.findall(r"rule train:.*?resources: ([^\n]*)", done.stdout, flags=re.S)
+    assert len(resources) == 8  # 2 methods x 2 datasets x (all classes, base half)
+    assert all("gpu=4" in line for line in resources)  # one allocation with 4 GPUs per job
+    # ... whose script starts 4 processes (clsrl.training_spec.launch_command)
+    assert launch_command(4, "fsdp.yaml", "python")[1:4] == [
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+    ]
+    assert (ROOT / "envs/accelerate/fsdp.yaml").is_file()

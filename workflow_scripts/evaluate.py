@@ -3,10 +3,11 @@
 import torch
 
 from clsrl.evaluate import EvalSettings, run_evaluation
+from clsrl.gpu_slots import gpu_slots
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
-with job_log(sm.log[0]):
+with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
     torch.set_num_threads(sm.threads)
     metrics = run_evaluation(
         sm.params.model,
@@ -14,7 +15,7 @@ with job_log(sm.log[0]):
         sm.input.questions,
         sm.output.predictions,
         sm.output.metrics,
-        EvalSettings(**sm.params.settings),
+        EvalSettings(**sm.params.settings, batch_size=sm.config["evaluation"]["batch_size"]),
         device=sm.params.device,
         dtype=sm.params.dtype,
         record=dict(sm.params.record),

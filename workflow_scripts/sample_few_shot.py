@@ -1,26 +1,20 @@
-"""Draw a seeded few-shot training set and write its questions (rule sample_few_shot)."""
+"""Draw a seeded few-shot training set of a view and write its questions (rule sample_few_shot)."""
 
 from clsrl.datasets.canonical import load_dataset
-from clsrl.fewshot import few_shot_questions
+from clsrl.fewshot import few_shot_questions, view_classes
 from clsrl.questions import OptionSettings, write_questions
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
     seed = int(sm.wildcards.seed)
-    settings = OptionSettings(
-        ratio=sm.params.ratio,
-        min_choices=sm.params.min_choices,
-        max_choices=sm.params.max_choices,
-        floor_rule=sm.params.floor_rule,
-        open_set=sm.params.open_set,
-        seed=seed,
-    )
+    dataset = load_dataset(sm.input[0])
     questions = few_shot_questions(
-        load_dataset(sm.input[0]),
+        dataset,
         int(sm.wildcards.shots),
         seed,
-        settings,
+        OptionSettings(**sm.params.options, seed=seed),
+        classes=view_classes(dataset.num_classes, sm.params.half),
         allow_fewer=sm.params.allow_fewer,
     )
     write_questions(sm.output[0], questions)

@@ -1,16 +1,22 @@
 """Which datasets a study can name, as data: name -> how the workflow obtains it.
 
-Today: the built-in demo datasets, generated offline. The 11 benchmark datasets and custom datasets
-join this registry with the data stage.
+Three kinds: `demo` (generated offline, clsrl.datasets.demo), `benchmark` (CoOp's 11 datasets,
+downloaded and converted; clsrl/datasets/benchmarks.yaml) and `custom` (defined in the config's
+`custom_datasets:`, clsrl.datasets.custom).
 
->>> "demo-colours" in known_datasets()
-True
+>>> registry = known_datasets({"my-birds": {"question": "Which bird?", "image_folder": "birds"}})
+>>> [registry[name].kind for name in ("demo-colours", "EuroSAT", "my-birds")]
+['demo', 'benchmark', 'custom']
+>>> registry["UCF101"].question
+'What actions is the person performing in the photo?'
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from clsrl.datasets.benchmarks import BENCHMARKS
 from clsrl.datasets.demo import DEMO_DATASETS
 
 
@@ -23,15 +29,41 @@ class DatasetEntry:
     question: str
 
 
-def known_datasets() -> dict[str, DatasetEntry]:
-    """Every dataset a config may name, in registry order."""
-    return {
+def built_in_datasets() -> dict[str, DatasetEntry]:
+    """The demo and benchmark datasets, in registry order."""
+    demo = {
         name: DatasetEntry(name=name, kind="demo", question=spec.question)
         for name, spec in DEMO_DATASETS.items()
     }
+    benchmark = {
+        name: DatasetEntry(name=name, kind="benchmark", question=spec.question)
+        for name, spec in BENCHMARKS.items()
+    }
+    return {**demo, **benchmark}
 
 
-def datasets_of_kind(names: list[str], kind: str) -> list[str]:
-    """The names among `names` whose registry kind is `kind`."""
-    registry = known_datasets()
-    return [name for name in names if registry[name].kind == kind]
+def known_datasets(custom: Mapping[str, Mapping] | None = None) -> dict[str, DatasetEntry]:
+    """Every dataset a config may name, in registry order; `custom` is `config["custom_datasets"]`.
+
+    A custom dataset named like a built-in one is an error (rename it).
+    """
+    registry = built_in_datasets()
+    for name, spec in (custom or {}).items():
+        if name in registry:
+            raise ValueError(
+                f"config key 'custom_datasets.{name}': {name!r} is a built-in "
+                f"{registry[name].kind} dataset; give the custom dataset another name"
+            )
+        registry[name] = DatasetEntry(name=name, kind="custom", question=spec["question"])
+    return registry
+
+
+def datasets_of_kind(
+    names: Iterable[str], kind: str, custom: Mapping[str, Mapping] | None = None
+) -> list[str]:
+    """The names among `names` whose registry kind is `kind`.
+
+    A name the registry does not know has no kind (config validation reports it by name).
+    """
+    registry = known_datasets(custom)
+    return [name for name in names if name in registry and registry[name].kind == kind]

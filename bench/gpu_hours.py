@@ -1,0 +1,124 @@
+"""Every job of a study with the resources it would ask SLURM for, and the GPU-hours they imply.
+
+    python bench/gpu_hours.py          # the paper's study, bench/paper_study.yaml
+    python bench/gpu_hours.py --configfile config.yaml --jobs jobs.tsv
+
+Runs `snakemake --dry-run --profile slurm` in a scratch folder (nothing is built), reads each
+planned job's rule, wildcards and resolved resources (first attempt) from its output, and sums
+GPU-hours as jobs x requested GPUs x requested runtime: an upper bound, since runtimes are the
+requests of clsrl/resources.py, with their safety margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+def dry_run(configfile: Path, profile: Path) -> str:
+    """The output of a dry run of the workflow through `profile`, in a scratch folder."""
+    with tempfile.TemporaryDirectory() as workdir:
+        command = [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile"]
+        command += [str(ROOT / "Snakefile"), "--directory", workdir]
+        command += ["--configfile", str(configfile), "--profile", str(profile)]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"the dry run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def planned_jobs(output: str) -> list[dict]:
+    """One row per planned job: rule, wildcards, gpu, mem_mb, runtime (minutes).
+
+    >>> planned_jobs('''rule train:
+    ...     wildcards: method=sft, view=EuroSAT
+    ...     resources: tmpdir=/tmp, mem_mb=16000, mem=16 GB, runtime=42, gpu=8
+    ... localrule all:
+    ...     resources: tmpdir=/tmp''')  # doctest: +NORMALIZE_WHITESPACE
+    [{'rule': 'train', 'wildcards': 'method=sft, view=EuroSAT', 'gpu': 8, 'mem_mb': 16000,
+      'runtime': 42},
+     {'rule': 'all', 'wildcards': '', 'gpu': 0, 'mem_mb': 0, 'runtime': 0}]
+    """
+    jobs: list[dict] = []
+    for line in output.splitlines():
+        header = JOB_HEADER.match(line)
+        if header:
+            jobs.append({"rule": header[1], "wildcards": "", "gpu": 0, "mem_mb": 0, "runtime": 0})
+        elif jobs and line.strip().startswith("wildcards:"):
+            jobs[-1]["wildcards"] = line.split(":", 1)[1].strip()
+        elif jobs and line.strip().startswith("resources:"):
+            for item in line.split(":", 1)[1].split(","):
+                key, _, value = item.strip().partition("=")
+                if key in ("gpu", "mem_mb", "runtime") and value.isdigit():
+                    jobs[-1][key] = int(value)
+    return jobs
+
+
+def summary(jobs: list[dict], local_rules: set[str]) -> str:
+    """A markdown table per rule: jobs, GPUs and runtime per job, GPU-hours; then the total."""
+    per_rule: dict[str, list[dict]] = defaultdict(list)
+    for job in jobs:
+        per_rule[job["rule"]].append(job)
+    lines = [
+        "| rule | where | jobs | GPUs per job | runtime per job (h) | GPU-hours |",
+        "|---|---|---|---|---|---|",
+    ]
+    total = 0.0
+    for rule, rows in sorted(per_rule.items(), key=lambda item: -gpu_hours(item[1])):
+        hours = gpu_hours(rows)
+        total += hours
+        gpus = sorted({row["gpu"] for row in rows})
+        runtimes = [row["runtime"] / 60 for row in rows]
+        where = "login node" if rule in local_rules else "SLURM"
+        span = f"{min(runtimes):.1f}" + (
+            f"-{max(runtimes):.1f}" if max(runtimes) > min(runtimes) else ""
+        )
+        runtime = "" if where == "login node" else span
+        lines.append(
+            f"| {rule} | {where} | {len(rows)} | {','.join(map(str, gpus))} | {runtime} | "
+            f"{hours:,.0f} |"
+        )
+    lines.append(f"| **total** | | {len(jobs)} | | | **{total:,.0f}** |")
+    return "\n".join(lines)
+
+
+def gpu_hours(rows: list[dict]) -> float:
+    return sum(row["gpu"] * row["runtime"] / 60 for row in rows)
+
+
+def local_rule_names() -> set[str]:
+    """The rules that run where snakemake runs (the `localrules:` of rules/resources.smk)."""
+    text = (ROOT / "rules" / "resources.smk").read_text()
+    block = text.split("localrules:", 1)[1]
+    return set(re.findall(r"^\s+(\w+),", block, flags=re.M))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", type=Path, default=ROOT / "bench" / "paper_study.yaml")
+    parser.add_argument("--profile", type=Path, default=ROOT / "slurm")
+    parser.add_argument("--jobs", type=Path, help="write every job and its resources (TSV) here")
+    args = parser.parse_args(argv)
+    jobs = planned_jobs(dry_run(args.configfile.resolve(), args.profile.resolve()))
+    local_rules = local_rule_names()
+    if args.jobs:
+        for job in jobs:
+            job["where"] = "login node" if job["rule"] in local_rules else "SLURM"
+        with args.jobs.open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(jobs[0]), delimiter="\t")
+            writer.writeheader()
+            writer.writerows(jobs)
+    print(summary(jobs, local_rules))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Custom datasets defined by config alone (`custom_datasets:` in config.yaml).
+
+    custom_datasets:
+      my-birds:
+        question: What type of bird is in the photo?
+        image_folder: /data/birds        # or hf_dataset: a save_to_disk folder or a hub name
+        classnames: {blue_jay: blue jay} # optional: folder/label name -> name in the questions
+
+An image folder holds one sub-folder per class (then train/val/test are drawn per class with
+`split_ratio` and `split_seed`), or `train/`, `val/`, `test/` folders that each hold the class
+folders. A HF `datasets` dataset has an image column and a label column (a ClassLabel, strings, or
+integers with `classnames` as a list); its `train`/`validation`/`test` splits are used, or, with a
+single split, the seeded ratio split. `classnames` is a list (label order: sorted folder names,
+the ClassLabel order, or the integer labels) or a mapping that renames some classes.
+
+>>> ratio_split(["a", "b", "c", "d", "e"], {"train": 0.6, "val": 0.2, "test": 0.2}, "0:cat")
+{'train': ['a', 'd', 'c'], 'val': ['e'], 'test': ['b']}
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from clsrl.datasets.canonical import SPLITS, CanonicalDataset
+from clsrl.datasets.convert import Converted, DatasetConversionError
+from clsrl.datasets.download import Log
+from clsrl.datasets.writer import IMAGES, write_prepared
+
+DEFAULT_SPLIT_RATIO = {"train": 0.7, "val": 0.1, "test": 0.2}
+DEFAULT_SPLIT_SEED = 0
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+HF_SPLITS = {"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
+HF_IMAGE_DIGITS = 7  # images/<split>/<index:07d><suffix>
+DEFAULT_HF_SUFFIX = ".png"
+
+
+class CustomDatasetError(DatasetConversionError):
+    """A custom dataset's config or files are wrong; the message names the key or file."""
+
+
+def ratio_split(items: Sequence, ratio: Mapping[str, float], seed_key: str) -> dict[str, list]:
+    """Shuffle `items` with a generator seeded by `seed_key`, cut val and test off by `ratio`."""
+    shuffled = list(items)
+    random.Random(seed_key).shuffle(shuffled)
+    n_val = round(len(shuffled) * ratio.get("val", 0))
+    n_test = round(len(shuffled) * ratio.get("test", 0))
+    n_train = len(shuffled) - n_val - n_test
+    return {
+        "train": shuffled[:n_train],
+        "val": shuffled[n_train : n_train + n_val],
+        "test": shuffled[n_train + n_val :],
+    }
+
+
+def prepare_custom(
+    name: str,
+    spec: Mapping,
+    out_dir: str | Path,
+    *,
+    check_images: bool = True,
+    skip_unreadable: bool = False,
+    threads: int = 1,
+    log: Log = print,
+) -> CanonicalDataset:
+    """Convert the custom dataset `name` (its config entry `spec`) into `out_dir`."""
+    sources = [key for key in ("image_folder", "hf_dataset") if spec.get(key)]
+    if len(sources) != 1:
+        raise CustomDatasetError(
+            f"config key 'custom_datasets.{name}': give exactly one of image_folder (a folder "
+            f"of class folders) or hf_dataset (a datasets folder or hub name); found {sources}"
+        )
+    reader = read_image_folder if sources[0] == "image_folder" else read_hf_dataset
+    converted = reader(name, spec, Path(out_dir), log)
+    return write_prepared(
+        out_dir,
+        converted,
+        name=name,
+        question=spec["question"],
+        source=f"custom dataset from {sources[0]} {spec[sources[0]]}",
+        check_images=check_images,
+        skip_unreadable=skip_unreadable,
+        threads=threads,
+        log=log,
+    )
+
+
+def _ratio(spec: Mapping, name: str) -> dict[str, float]:
+    ratio = {**DEFAULT_SPLIT_RATIO, **spec.get("split_ratio", {})}
+    if sorted(ratio) != sorted(SPLITS) or abs(sum(ratio.values()) - 1) > 1e-6:
+        raise CustomDatasetError(
+            f"config key 'custom_datasets.{name}.split_ratio' is {ratio}; give train, val and "
+            "test shares that add up to 1"
+        )
+    return ratio
+
+
+def _apply_classnames(name: str, raw: list[str], given) -> list[str]:
+    """The names shown in questions: `raw` renamed by a mapping, or replaced by a list."""
+    key = f"config key 'custom_datasets.{name}.classnames'"
+    if given is None:
+        return list(raw)
+    if isinstance(given, Mapping):
+        unknown = sorted(set(given) - set(raw))
+        if unknown:
+            raise CustomDatasetError(
+                f"{key} renames unknown class(es) {unknown}; the classes are {raw[:10]}"
+                f"{' ...' if len(raw) > 10 else ''}: fix the names"
+            )
+        return [given.get(class_name, class_name) for class_name in raw]
+    if len(given) != len(raw):
+        raise CustomDatasetError(
+            f"{key} lists {len(given)} names for {len(raw)} classes; list one name per class "
+            "in label order, or use a mapping to rename some"
+        )
+    return [str(class_name) for class_name in given]
+
+
+# ---------------------------------------------------------------------------------------------
+# Image folders
+
+
+def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Converted:
+    """Class folders (seeded ratio split) or split folders holding class folders."""
+    root = Path(spec["image_folder"]).expanduser()
+    if not root.is_dir():
+        raise CustomDatasetError(
+            f"config key 'custom_datasets.{name}.image_folder': {root} is not a folder"
+        )
+    top = _subfolders(root)
+    if top and set(top) <= set(SPLITS):
+        rows_by_class = {split: _class_images(root / split) for split in top}
+        raw = sorted({class_name for classes in rows_by_class.values() for class_name in classes})
+        rows = [
+            {"image": f"{split}/{class_name}/{image}", "class": class_name, "split": split}
+            for split, classes in rows_by_class.items()
+            for class_name, images in classes.items()
+            for image in images
+        ]
+        log(f"{name}: splits from the folders {top}")
+    else:
+        ratio, seed = _ratio(spec, name), spec.get("split_seed", DEFAULT_SPLIT_SEED)
+        classes = _class_images(root)
+        raw = sorted(classes)
+        rows = [
+            {"image": f"{class_name}/{image}", "class": class_name, "split": split}
+            for class_name in raw
+            for split, images in ratio_split(
+                classes[class_name], ratio, f"{seed}:{class_name}"
+            ).items()
+            for image in images
+        ]
+        log(f"{name}: {len(raw)} class folders, split {ratio} with seed {seed}")
+    label_of = {class_name: label for label, class_name in enumerate(raw)}
+    rows = [{"image": r["image"], "label": label_of[r["class"]], "split": r["split"]} for r in rows]
+    classnames = _apply_classnames(name, raw, spec.get("classnames"))
+    return Converted(classnames, rows, root, str(root))
+
+
+def _subfolders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _class_images(folder: Path) -> dict[str, list[str]]:
+    """Class folder -> its image file names (sorted); a folder without classes is an error."""
+    classes = {
+        class_name: sorted(
+            p.name
+            for p in (folder / class_name).iterdir()
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        for class_name in _subfolders(folder)
+    }
+    if not classes:
+        raise CustomDatasetError(f"{folder} has no class folders; put each class's images in one")
+    return classes
+
+
+# ---------------------------------------------------------------------------------------------
+# HF datasets
+
+
+def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Converted:
+    """A `datasets` dataset (save_to_disk folder or hub name): images written to out_dir/images."""
+    import datasets  # a heavy import, needed only by this reader
+
+    source = spec["hf_dataset"]
+    image_column = spec.get("image_column", "image")
+    label_column = spec.get("label_column", "label")
+    loaded = (
+        datasets.load_from_disk(source)
+        if Path(source).expanduser().exists()
+        else datasets.load_dataset(source)
+    )
+    if isinstance(loaded, datasets.Dataset):
+        loaded = datasets.DatasetDict({"train": loaded})
+    for split_name, split in loaded.items():
+        missing = [c for c in (image_column, label_column) if c not in split.column_names]
+        if missing:
+            raise CustomDatasetError(
+                f"{source} split {split_name!r} has no column(s) {missing} (columns: "
+                f"{split.column_names}); set custom_datasets.{name}.image_column / label_column"
+            )
+    raw, label_of = _hf_classes(name, spec, loaded, label_column)
+    split_of = _hf_split_names(name, source, list(loaded))
+    ratio, seed = _ratio(spec, name), spec.get("split_seed", DEFAULT_SPLIT_SEED)
+    rows = []
+    for split_name, split in loaded.items():
+        split = split.cast_column(image_column, datasets.Image(decode=False))
+        for index, record in enumerate(split):
+            image = _write_hf_image(out_dir, split_name, index, record[image_column])
+            rows.append(
+                {
+                    "image": image,
+                    "label": label_of(record[label_column]),
+                    "split": split_of[split_name],
+                }
+            )
+    if len(loaded) == 1:
+        rows = _ratio_rows(rows, ratio, seed)
+    log(f"{name}: {len(rows)} images of {len(raw)} classes from {source}")
+    classnames = _apply_classnames(name, raw, spec.get("classnames"))
+    return Converted(classnames, rows, out_dir / IMAGES, str(source))
+
+
+def _hf_classes(name: str, spec: Mapping, loaded, label_column: str):
+    """The raw class names and a function from a label value to its index."""
+    import datasets
+
+    feature = next(iter(loaded.values())).features[label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names), int
+    values = sorted({value for split in loaded.values() for value in split[label_column]})
+    if values and all(isinstance(v, str) for v in values):
+        index = {value: label for label, value in enumerate(values)}
+        return values, index.__getitem__
+    given = spec.get("classnames")
+    if not isinstance(given, list):
+        raise CustomDatasetError(
+            f"config key 'custom_datasets.{name}.classnames': the label column {label_column!r} "
+            "holds integers without class names; list the class names in label order"
+        )
+    unknown = [v for v in values if not (isinstance(v, int) and 0 <= v < len(given))]
+    if unknown:
+        raise CustomDatasetError(
+            f"custom dataset {name}: unknown class label(s) {unknown[:5]} in column "
+            f"{label_column!r}; classnames lists {len(given)} classes (labels 0-{len(given) - 1})"
+        )
+    return [str(n) for n in given], int
+
+
+def _hf_split_names(name: str, source: str, splits: list[str]) -> dict[str, str]:
+    if len(splits) == 1:
+        return {splits[0]: "train"}
+    unknown = [split for split in splits if split not in HF_SPLITS]
+    if unknown:
+        raise CustomDatasetError(
+            f"custom dataset {name}: {source} has split(s) {unknown}; known: "
+            f"{', '.join(HF_SPLITS)} (or save a single split to use split_ratio)"
+        )
+    return {split: HF_SPLITS[split] for split in splits}
+
+
+def _write_hf_image(out_dir: Path, split: str, index: int, image: Mapping) -> str:
+    """Write the encoded bytes of one image as they are; return its path below images/."""
+    suffix = Path(image.get("path") or "").suffix.lower() or DEFAULT_HF_SUFFIX
+    relative = f"{split}/{index:0{HF_IMAGE_DIGITS}d}{suffix}"
+    path = out_dir / IMAGES / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image.get("bytes") is not None:
+        path.write_bytes(image["bytes"])
+    else:
+        path.write_bytes(Path(image["path"]).read_bytes())
+    return relative
+
+
+def _ratio_rows(rows: list[dict], ratio: Mapping[str, float], seed: int) -> list[dict]:
+    """Re-split rows per class with the seeded ratio split."""
+    by_label: dict[int, list[dict]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row)
+    return [
+        {**row, "split": split}
+        for label in sorted(by_label)
+        for split, chosen in ratio_split(by_label[label], ratio, f"{seed}:{label}").items()
+        for row in chosen
+    ]

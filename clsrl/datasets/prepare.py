@@ -1,0 +1,118 @@
+"""Prepare one benchmark dataset: its CoOp folder (cache or local copy) -> the canonical format.
+
+    python -m clsrl.datasets.prepare EuroSAT data/prepared/EuroSAT --coop-dir DATA/eurosat
+
+First every file the converter needs is checked; if any is missing the job stops with
+ManualStepRequired, which names each file to place, where, and why (ImageNet's images need a login,
+StanfordCars' host is gone). Rerun once they are there. Then the registry's converter reads the
+folder, the class count is checked against the registry, and the dataset is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from clsrl.datasets.benchmarks import BENCHMARKS, Benchmark, ManualFile
+from clsrl.datasets.canonical import CanonicalDataset
+from clsrl.datasets.convert import CONVERTERS, FGVC_SPLIT_FILE, DatasetConversionError
+from clsrl.datasets.download import Log
+from clsrl.datasets.writer import write_prepared
+
+DOWNLOADED = "downloaded by the workflow (or part of a CoOp-layout local copy)"
+
+
+class ManualStepRequired(FileNotFoundError):
+    """Files a person must place before the dataset can be prepared."""
+
+
+def required_files(benchmark: Benchmark) -> list[ManualFile]:
+    """Everything the converter reads, relative to the CoOp folder: manual files first."""
+    manual = list(benchmark.manual.files) if benchmark.manual else []
+    needed = [benchmark.split_file, benchmark.class_file]
+    if benchmark.converter == "fgvc_variants":
+        needed += [FGVC_SPLIT_FILE.format(split=split) for split in ("train", "val", "test")]
+    needed.append(benchmark.image_dir)
+    placed = {file.path for file in manual}
+    return manual + [ManualFile(p, DOWNLOADED) for p in needed if p and p not in placed]
+
+
+def check_required_files(benchmark: Benchmark, coop_dir: Path) -> None:
+    """Raise ManualStepRequired naming every missing (or empty) file or folder."""
+    missing = [file for file in required_files(benchmark) if not _present(coop_dir / file.path)]
+    if not missing:
+        return
+    why = f"{benchmark.manual.why}\n" if benchmark.manual else ""
+    listed = "\n".join(f"  {coop_dir / file.path}: {file.what}" for file in missing)
+    raise ManualStepRequired(
+        f"{benchmark.name} cannot be prepared yet: {len(missing)} file(s) missing.\n{why}"
+        f"Place them here (CoOp's layout, KaiyangZhou/CoOp DATASETS.md):\n{listed}\n"
+        "Then rerun the workflow; it picks them up. (Or set data.local_copies."
+        f"{benchmark.name} to a folder in CoOp's layout that has them.)"
+    )
+
+
+def _present(path: Path) -> bool:
+    if path.is_dir():
+        return any(path.iterdir())
+    return path.is_file()
+
+
+def prepare_benchmark(
+    name: str,
+    out_dir: str | Path,
+    *,
+    coop_dir: str | Path,
+    check_images: bool = True,
+    skip_unreadable: bool = False,
+    threads: int = 1,
+    log: Log = print,
+) -> CanonicalDataset:
+    """Convert the benchmark's CoOp folder into the canonical folder `out_dir`."""
+    benchmark = BENCHMARKS[name]
+    coop_dir = Path(coop_dir)
+    check_required_files(benchmark, coop_dir)
+    converted = CONVERTERS[benchmark.converter](benchmark, coop_dir)
+    if len(converted.classnames) != benchmark.classes:
+        raise DatasetConversionError(
+            f"{name}: {converted.listed_in} gives {len(converted.classnames)} classes, the "
+            f"registry (protocol section 1) {benchmark.classes}; the source files are not "
+            "CoOp's: download them again or fix the local copy"
+        )
+    log(f"{name}: {len(converted.rows)} images of {benchmark.classes} classes in {coop_dir}")
+    return write_prepared(
+        out_dir,
+        converted,
+        name=name,
+        question=benchmark.question,
+        source=f"{name} in CoOp's layout at {coop_dir} ({benchmark.converter})",
+        check_images=check_images,
+        skip_unreadable=skip_unreadable,
+        threads=threads,
+        log=log,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: prepare one benchmark dataset from its CoOp folder."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", choices=list(BENCHMARKS))
+    parser.add_argument("out_dir")
+    parser.add_argument("--coop-dir", required=True, help="the dataset's CoOp-layout folder")
+    parser.add_argument("--no-check-images", action="store_true", help="do not decode images")
+    parser.add_argument("--skip-unreadable", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    dataset = prepare_benchmark(
+        args.dataset,
+        args.out_dir,
+        coop_dir=args.coop_dir,
+        check_images=not args.no_check_images,
+        skip_unreadable=args.skip_unreadable,
+        threads=args.threads,
+    )
+    print(f"wrote {dataset.name}: splits {dataset.split_counts()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Write a converted dataset (class names, rows, an image folder) in the canonical format.
+
+Every listed image must exist (a missing one is an error naming it and the file that lists it).
+With `check_images`, every image is decoded (in `threads` threads: PIL releases the GIL while
+decoding); an unreadable one is an error naming it, or, with `skip_unreadable`, its row is dropped,
+and the count (with the first few names) is logged and recorded in `dataset.json` as
+`skipped_images` / `skipped_examples`.
+
+The images are not copied: `images` in the dataset folder is a symbolic link to the source's
+image folder (the cache or a local copy), unless the converter wrote them there itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from PIL import Image
+
+from clsrl.datasets.canonical import CORRUPT_IMAGE_ERRORS, CanonicalDataset, write_dataset
+from clsrl.datasets.convert import Converted
+from clsrl.datasets.download import Log
+
+IMAGES = "images"
+MAX_LISTED = 5
+DECODE_CHUNK = 64  # images per thread-pool task
+
+
+class MissingImagesError(FileNotFoundError):
+    """Images listed in a split are not on disk."""
+
+
+class UnreadableImagesError(ValueError):
+    """Images that exist but cannot be decoded (corrupt or truncated)."""
+
+
+def write_prepared(
+    out_dir: str | Path,
+    converted: Converted,
+    *,
+    name: str,
+    question: str,
+    source: str,
+    check_images: bool = True,
+    skip_unreadable: bool = False,
+    threads: int = 1,
+    log: Log = print,
+) -> CanonicalDataset:
+    """Check the images, link them and write the canonical dataset folder; return it."""
+    out_dir = Path(out_dir)
+    image_root = Path(converted.image_root).resolve()
+    _check_present(image_root, converted.rows, converted.listed_in)
+    rows, skipped = converted.rows, []
+    if check_images:
+        log(f"{name}: decoding {len(rows)} images to find corrupt ones ({threads} threads)")
+        broken = _unreadable(image_root, [row["image"] for row in rows], threads)
+        if broken and not skip_unreadable:
+            raise UnreadableImagesError(
+                f"{len(broken)} corrupt or truncated image(s) under {image_root}: "
+                f"{_listed(broken)}; replace the files (download the dataset again), or set "
+                "data.skip_unreadable_images: true to leave them out (the count is recorded)"
+            )
+        skipped = sorted(broken)
+        rows = [row for row in rows if row["image"] not in broken]
+        if skipped:
+            log(f"{name}: skipped {len(skipped)} unreadable image(s): {_listed(skipped)}")
+    _link_images(out_dir, image_root)
+    items = [{**row, "image": f"{IMAGES}/{row['image']}"} for row in rows]
+    extra = {"skipped_images": len(skipped), "skipped_examples": skipped[:MAX_LISTED]}
+    return write_dataset(
+        out_dir,
+        name=name,
+        question=question,
+        classnames=converted.classnames,
+        items=items,
+        source=source,
+        extra=extra,
+    )
+
+
+def _check_present(image_root: Path, rows: list[dict], listed_in: str) -> None:
+    """Every row's image exists: one directory listing per folder."""
+    by_folder = defaultdict(list)
+    for row in rows:
+        path = PurePosixPath(row["image"])
+        by_folder[str(path.parent)].append(path.name)
+    missing = []
+    for folder, names in by_folder.items():
+        try:
+            present = set(os.listdir(image_root / folder))
+        except (FileNotFoundError, NotADirectoryError):
+            present = set()
+        missing.extend(str(PurePosixPath(folder) / n) for n in names if n not in present)
+    if missing:
+        raise MissingImagesError(
+            f"{len(missing)} image(s) listed in {listed_in} are missing under {image_root}: "
+            f"{_listed(missing)}. The download or local copy is incomplete: unpack the "
+            "dataset's archive again (or delete the cache folder and rerun)"
+        )
+
+
+def _unreadable(image_root: Path, images: list[str], threads: int) -> set[str]:
+    """The images PIL cannot fully decode."""
+    chunks = [images[i : i + DECODE_CHUNK] for i in range(0, len(images), DECODE_CHUNK)]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        results = pool.map(lambda chunk: [i for i in chunk if _broken(image_root / i)], chunks)
+        return {image for chunk in results for image in chunk}
+
+
+def _broken(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except CORRUPT_IMAGE_ERRORS:
+        return True
+    return False
+
+
+def _link_images(out_dir: Path, image_root: Path) -> None:
+    """Make `out_dir/images` the image folder (a symlink, unless it already is that folder)."""
+    link = out_dir / IMAGES
+    if link.resolve() == image_root:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(image_root, target_is_directory=True)
+
+
+def _listed(names: list[str] | set[str]) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return ", ".join(names[:MAX_LISTED]) + more

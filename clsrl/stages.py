@@ -1,0 +1,22 @@
+"""Stage versions: the deliberate way to invalidate a stage when its code's behaviour changes.
+
+Snakemake reruns a job when its params change, and every job carries its stage's version as a
+param. Snakemake's `code` trigger is off (profiles/default/config.yaml): editing a workflow script
+or a clsrl helper reruns nothing by itself. So:
+
+- a refactor, a comment or a speed-up that leaves outputs as they were: change nothing here;
+- a change that alters a stage's outputs (a fixed bug in answer parsing, a new prompt text, a
+  different image resize): bump that stage's number here, in the same commit. Its jobs rerun, and
+  the stages downstream of it rerun because their inputs changed; nothing upstream does.
+
+See README "What reruns when".
+"""
+
+STAGE_VERSIONS = {
+    "base_model": 1,  # clsrl.tiny_model
+    "data": 1,  # clsrl.datasets (download, convert, demo generation)
+    "questions": 1,  # clsrl.questions, clsrl.prompts option lists, clsrl.fewshot sampling
+    "training": 1,  # clsrl.train, clsrl.rewards, clsrl.training_spec, clsrl.methods
+    "evaluation": 1,  # clsrl.evaluate, clsrl.inference, clsrl.answers, clsrl.prompts
+    "report": 1,  # clsrl.aggregate, clsrl.plots
+}

@@ -1,0 +1,104 @@
+"""The paper's other tables: base-to-new (base, new, harmonic mean) and the cross-dataset
+("free lunch") matrices of accuracy and of accuracy gained over zero-shot.
+
+Inputs are the long table of clsrl.aggregate.collect_metrics; accuracies in percent, means over
+seeds. Averages follow the paper: H of the averaged base and new accuracies; a matrix's Average
+column is the mean over test datasets.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from clsrl.aggregate import AVERAGE
+from clsrl.methods import resolve_methods
+
+RL_DIFFERENCE = ("no-thinking", "cls-rl")  # the paper's difference map: first minus second
+
+
+def harmonic_mean(base: float, new: float) -> float:
+    """H = 2 b n / (b + n); 0 when both are 0.
+
+    >>> harmonic_mean(80.0, 60.0)
+    68.57142857142857
+    """
+    return 2 * base * new / (base + new) if base + new else 0.0
+
+
+def base2new_table(long: pd.DataFrame, datasets: list[str], metric: str) -> pd.DataFrame:
+    """One row per (dataset, method, style): base and new accuracy (mean and std over seeds) and
+    H, then an Average row per method whose H is that of the averaged base and new."""
+    zero_shot = long["method"] == "zero-shot"
+    trained = long["train_half"] == "base"
+    own = zero_shot | (long["train_base"] == long["target_dataset"])
+    rows = long[long["target_half"].notna() & (zero_shot | trained) & own]
+    columns = ["dataset", "method", "style", "base", "new", "hm", "base_std", "new_std"]
+    if rows.empty:  # the study has no base-to-new setting
+        return pd.DataFrame(columns=columns)
+    grouped = rows.groupby(
+        ["method", "style", "target_dataset", "target_half", "seed"], dropna=False
+    )[metric].mean()
+    per_seed = grouped.unstack("target_half")  # columns: base, new
+    stats = per_seed.groupby(level=["method", "style", "target_dataset"], dropna=False).agg(
+        ["mean", "std"]
+    )
+    table = (
+        pd.DataFrame(
+            {
+                "base": stats[("base", "mean")],
+                "new": stats[("new", "mean")],
+                "base_std": stats[("base", "std")],
+                "new_std": stats[("new", "std")],
+            }
+        )
+        .reset_index()
+        .rename(columns={"target_dataset": "dataset"})
+    )
+    table["hm"] = [harmonic_mean(b, n) for b, n in zip(table["base"], table["new"], strict=True)]
+    averages = table.groupby(["method", "style"], dropna=False, sort=False)[["base", "new"]].mean()
+    averages = averages.reset_index().assign(dataset=AVERAGE)
+    averages["hm"] = [
+        harmonic_mean(b, n) for b, n in zip(averages["base"], averages["new"], strict=True)
+    ]
+    order = {name: i for i, name in enumerate([*datasets, AVERAGE])}
+    methods = {name: i for i, name in enumerate(dict.fromkeys(long["method"]))}
+    table = pd.concat([table, averages], ignore_index=True)
+    table = table.sort_values(
+        ["dataset", "method"],
+        key=lambda s: s.map(order) if s.name == "dataset" else s.map(methods),
+        kind="stable",
+    )
+    return table[columns].reset_index(drop=True)
+
+
+def crossdataset_matrices(
+    long: pd.DataFrame, train_datasets: list[str], targets: list[str], metric: str, variants=None
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """Per trained method: `accuracy` and `delta` (accuracy minus zero-shot accuracy in the
+    method's own prompt style) matrices, rows = training dataset, columns = test dataset."""
+    methods = resolve_methods(variants)
+    all_classes = long["target_half"].isna() & long["train_half"].isna()
+    rows = long[all_classes]
+    zero_shot = rows[rows["method"] == "zero-shot"].groupby(["style", "target"])[metric].mean()
+    matrices = {}
+    for method in dict.fromkeys(rows.loc[rows["method"] != "zero-shot", "method"]):
+        own = rows[rows["method"] == method]
+        accuracy = own.pivot_table(index="train_dataset", columns="target", values=metric)
+        accuracy = accuracy.reindex(index=train_datasets, columns=targets)
+        style = methods[method].prompt_style
+        baseline = zero_shot.xs(style, level="style").reindex(targets)
+        delta = accuracy - baseline
+        for matrix in (accuracy, delta):
+            matrix[AVERAGE] = matrix[targets].mean(axis=1)
+            matrix.index.name = "train\\test"
+            matrix.columns.name = None
+        matrices[method] = {"accuracy": accuracy, "delta": delta}
+    return matrices
+
+
+def rl_difference(matrices: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame | None:
+    """The paper's difference map: No-Thinking's delta minus CLS-RL's (None unless both ran)."""
+    first, second = RL_DIFFERENCE
+    if first not in matrices or second not in matrices:
+        return None
+    return matrices[first]["delta"] - matrices[second]["delta"]

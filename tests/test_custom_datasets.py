@@ -1,0 +1,187 @@
+"""Custom datasets by config alone: image folders and HF `datasets` datasets."""
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from clsrl.datasets.canonical import DatasetFormatError, load_dataset
+from clsrl.datasets.custom import CustomDatasetError, prepare_custom
+from clsrl.datasets.registry import datasets_of_kind, known_datasets
+
+QUESTION = "What type of bird is in the photo?"
+CLASSES = ("blue_jay", "robin", "wren")
+
+
+def quiet(line):
+    pass
+
+
+def _save(path: Path, colour=(10, 200, 10)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (5, 5), colour).save(path)
+
+
+def class_folders(root: Path, per_class: int = 10) -> Path:
+    for label, name in enumerate(CLASSES):
+        for index in range(per_class):
+            _save(root / name / f"{index:02d}.png", (label * 80, index * 20, 0))
+    return root
+
+
+def test_class_folders_get_a_seeded_stratified_split(tmp_path):
+    spec = {
+        "question": QUESTION,
+        "image_folder": str(class_folders(tmp_path / "birds")),
+        "split_ratio": {"train": 0.6, "val": 0.2, "test": 0.2},
+        "split_seed": 3,
+    }
+    first = prepare_custom("birds", spec, tmp_path / "a", log=quiet)
+    again = prepare_custom("birds", spec, tmp_path / "b", log=quiet)
+    other = prepare_custom("birds", {**spec, "split_seed": 4}, tmp_path / "c", log=quiet)
+    assert first.classnames == list(CLASSES) and first.question == QUESTION
+    assert first.split_counts() == {"train": 18, "val": 6, "test": 6}  # 6/2/2 per class
+    assert first.items.equals(again.items)  # same seed, same split
+    assert not first.items.equals(other.items)  # another seed, another split
+    assert load_dataset(tmp_path / "a", check_images=True).num_classes == 3
+
+
+def test_split_folders_and_renamed_classes(tmp_path):
+    root = tmp_path / "birds"
+    for split, count in (("train", 3), ("val", 1), ("test", 2)):
+        class_folders(root / split, per_class=count)
+    spec = {"question": QUESTION, "image_folder": str(root), "classnames": {"blue_jay": "blue jay"}}
+    dataset = prepare_custom("birds", spec, tmp_path / "out", log=quiet)
+    assert dataset.classnames == ["blue jay", "robin", "wren"]
+    assert dataset.split_counts() == {"train": 9, "val": 3, "test": 6}
+
+
+@pytest.mark.parametrize(
+    ("classnames", "error", "fragment"),
+    [
+        ({"crow": "a crow"}, CustomDatasetError, "renames unknown class(es) ['crow']"),
+        (["a", "b"], CustomDatasetError, "lists 2 names for 3 classes"),
+        ({"robin": "wren"}, DatasetFormatError, "class 'wren' is duplicated"),
+    ],
+)
+def test_bad_class_names_are_named(tmp_path, classnames, error, fragment):
+    spec = {
+        "question": QUESTION,
+        "image_folder": str(class_folders(tmp_path / "birds", 2)),
+        "classnames": classnames,
+    }
+    with pytest.raises(error, match=re.escape(fragment)):
+        prepare_custom("birds", spec, tmp_path / "out", log=quiet)
+
+
+def test_a_corrupt_custom_image_is_skipped_when_allowed(tmp_path):
+    root = class_folders(tmp_path / "birds", 4)
+    (root / "robin" / "01.png").write_bytes(b"not a png")
+    spec = {"question": QUESTION, "image_folder": str(root)}
+    with pytest.raises(ValueError, match="robin/01.png"):
+        prepare_custom("birds", spec, tmp_path / "out", log=quiet)
+    prepare_custom("birds", spec, tmp_path / "out", skip_unreadable=True, log=quiet)
+    assert json.loads((tmp_path / "out/dataset.json").read_text())["skipped_images"] == 1
+
+
+def test_one_source_is_required(tmp_path):
+    with pytest.raises(CustomDatasetError, match="exactly one of image_folder"):
+        prepare_custom("x", {"question": QUESTION}, tmp_path / "out", log=quiet)
+
+
+def _png(colour) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (6, 6), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hf_saved(tmp_path_factory) -> Path:
+    """A DatasetDict (train, validation, test) with a ClassLabel, saved with save_to_disk."""
+    import datasets
+
+    features = datasets.Features(
+        {"img": datasets.Image(), "y": datasets.ClassLabel(names=list(CLASSES))}
+    )
+
+    def split(count):
+        rows = [(_png((label * 80, i * 30, 0)), label) for label in range(3) for i in range(count)]
+        return datasets.Dataset.from_dict(
+            {"img": [{"bytes": b, "path": None} for b, _ in rows], "y": [y for _, y in rows]},
+            features=features,
+        )
+
+    saved = tmp_path_factory.mktemp("hf") / "birds"
+    datasets.DatasetDict(
+        {"train": split(4), "validation": split(1), "test": split(2)}
+    ).save_to_disk(str(saved))
+    return saved
+
+
+def test_hf_dataset_with_splits_converts(tmp_path, hf_saved):
+    spec = {
+        "question": QUESTION,
+        "hf_dataset": str(hf_saved),
+        "image_column": "img",
+        "label_column": "y",
+        "classnames": {"wren": "house wren"},
+    }
+    dataset = prepare_custom("hf-birds", spec, tmp_path / "out", log=quiet)
+    assert dataset.classnames == ["blue_jay", "robin", "house wren"]
+    assert dataset.split_counts() == {"train": 12, "val": 3, "test": 6}
+    loaded = load_dataset(tmp_path / "out", check_images=True)
+    first = loaded.split("train").iloc[0]
+    with Image.open(loaded.image_path(first["image"])) as image:
+        assert image.size == (6, 6)
+
+
+def test_hf_single_split_with_string_labels_uses_the_ratio(tmp_path):
+    import datasets
+
+    labels = [name for name in CLASSES for _ in range(5)]
+    data = datasets.Dataset.from_dict(
+        {"image": [{"bytes": _png((9, 9, 9)), "path": None}] * 15, "label": labels},
+        features=datasets.Features({"image": datasets.Image(), "label": datasets.Value("string")}),
+    )
+    data.save_to_disk(str(tmp_path / "saved"))
+    spec = {"question": QUESTION, "hf_dataset": str(tmp_path / "saved")}
+    dataset = prepare_custom("strings", spec, tmp_path / "out", log=quiet)
+    assert dataset.classnames == list(CLASSES)
+    assert dataset.split_counts() == {"train": 12, "val": 0, "test": 3}  # 0.7/0.1/0.2 of 5 each
+
+
+def test_hf_missing_column_is_named(tmp_path, hf_saved):
+    spec = {"question": QUESTION, "hf_dataset": str(hf_saved)}  # default columns image/label
+    with pytest.raises(CustomDatasetError, match=r"no column\(s\) \['image', 'label'\]"):
+        prepare_custom("hf", spec, tmp_path / "out", log=quiet)
+
+
+def test_custom_datasets_join_the_registry():
+    custom = {"my-birds": {"question": QUESTION, "image_folder": "birds"}}
+    assert known_datasets(custom)["my-birds"].kind == "custom"
+    assert datasets_of_kind(["EuroSAT", "my-birds", "demo-shapes"], "custom", custom) == [
+        "my-birds"
+    ]
+    with pytest.raises(ValueError, match="'EuroSAT' is a built-in benchmark dataset"):
+        known_datasets({"EuroSAT": {"question": QUESTION}})
+
+
+@pytest.mark.workflow
+def test_workflow_prepares_a_custom_image_folder(tmp_path):
+    from tests.conftest import run_snakemake
+
+    config = {
+        "datasets": ["demo-colours"],
+        "custom_datasets": {
+            "my-birds": {"question": QUESTION, "image_folder": str(class_folders(tmp_path / "b"))}
+        },
+    }
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(json.dumps(config))
+    run_snakemake(tmp_path, "--cores", "1", "data/prepared/my-birds", configfile=configfile)
+    dataset = load_dataset(tmp_path / "data/prepared/my-birds", check_images=True)
+    assert dataset.question == QUESTION and dataset.classnames == list(CLASSES)
+    assert (tmp_path / "logs/prepare_custom_dataset/my-birds.log").exists()

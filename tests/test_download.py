@@ -1,0 +1,290 @@
+"""The real download code against a loopback HTTP server: checksums, retry, resume, unpack."""
+
+import hashlib
+import io
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from clsrl.datasets import download as download_module
+from clsrl.datasets.benchmarks import Source
+from clsrl.datasets.download import (
+    ArchiveError,
+    ChecksumMismatchError,
+    DownloadError,
+    download,
+    unpack,
+)
+from clsrl.datasets.sources import fetch_source, recorded_sha256
+
+PAYLOAD = bytes(range(256)) * 400  # 100 KiB
+SERVER_TIMEOUT_S = 5
+POLL_S = 0.02  # shutdown() waits up to one poll interval
+
+
+class Loopback:
+    """A tiny HTTP server on 127.0.0.1: files by path, with failure modes per path."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.modes: dict[str, str] = {}  # path -> fail-first | fail-always | cut-first | no-range
+        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        loopback = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                loopback.handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.timeout = SERVER_TIMEOUT_S
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        )
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def handle(self, request):
+        path = request.path.split("?")[0]
+        self.requests.append((request.path, request.headers.get("Range")))
+        count = sum(1 for p, _ in self.requests if p.split("?")[0] == path)
+        mode = self.modes.get(path, "")
+        if path not in self.files:
+            request.send_error(404)
+            return
+        if mode == "fail-always" or (mode == "fail-first" and count == 1):
+            request.send_error(503)
+            return
+        body = self.files[path]
+        start = 0
+        header = request.headers.get("Range")
+        if header and mode != "no-range":
+            start = int(header.removeprefix("bytes=").split("-")[0])
+        if start >= len(body) > 0:
+            request.send_error(416)
+            return
+        request.send_response(206 if start else 200)
+        if start:
+            request.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        request.send_header("Content-Length", str(len(body) - start))
+        request.send_header("Content-Type", self.types.get(path, "application/octet-stream"))
+        request.end_headers()
+        if mode in ("cut-first", "no-range") and count == 1:
+            request.wfile.write(body[start : len(body) // 3])  # then close: a cut transfer
+            request.close_connection = True
+            return
+        request.wfile.write(body[start:])
+
+    types: dict[str, str] = {}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(SERVER_TIMEOUT_S)
+
+
+@pytest.fixture
+def server():
+    loopback = Loopback()
+    loopback.types = {}
+    yield loopback
+    loopback.close()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def fetch(server, path, dest, **kwargs):
+    return download(server.url(path), dest, backoff_s=0, log=lambda line: None, **kwargs)
+
+
+def test_download_verifies_sha256_and_md5(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    done = fetch(server, "/a.bin", tmp_path / "a.bin", checksum=sha256(PAYLOAD))
+    assert (tmp_path / "a.bin").read_bytes() == PAYLOAD
+    assert done.sha256 == hashlib.sha256(PAYLOAD).hexdigest() and done.size == len(PAYLOAD)
+    md5 = "md5:" + hashlib.md5(PAYLOAD).hexdigest().upper()  # case does not matter
+    fetch(server, "/a.bin", tmp_path / "b.bin", checksum=md5)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_checksum_mismatch_names_file_digests_and_fix(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    wrong = "sha256:" + "0" * 64
+    with pytest.raises(ChecksumMismatchError) as error:
+        fetch(server, "/a.bin", tmp_path / "a.bin", checksum=wrong)
+    message = str(error.value)
+    assert "a.bin" in message and "0" * 64 in message
+    assert hashlib.sha256(PAYLOAD).hexdigest() in message
+    assert "Delete it and rerun" in message
+    assert not (tmp_path / "a.bin").exists() and (tmp_path / "a.bin.mismatch").exists()
+
+
+def test_a_failed_first_request_is_retried(server, tmp_path):
+    server.files["/flaky.bin"] = PAYLOAD
+    server.modes["/flaky.bin"] = "fail-first"  # HTTP 503 once
+    fetch(server, "/flaky.bin", tmp_path / "f.bin", checksum=sha256(PAYLOAD))
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+    assert len(server.requests) == 2
+
+
+def test_a_cut_transfer_resumes_with_a_range_request(server, tmp_path):
+    server.files["/big.bin"] = PAYLOAD
+    server.modes["/big.bin"] = "cut-first"
+    lines = []
+    download(server.url("/big.bin"), tmp_path / "big.bin", backoff_s=0, log=lines.append,
+             checksum=sha256(PAYLOAD))  # fmt: skip
+    assert (tmp_path / "big.bin").read_bytes() == PAYLOAD
+    (_, first_range), (_, second_range) = server.requests
+    assert first_range is None and second_range == f"bytes={len(PAYLOAD) // 3}-"
+    assert any("resuming at" in line for line in lines)
+
+
+def test_a_server_ignoring_range_restarts_the_file(server, tmp_path):
+    server.files["/norange.bin"] = PAYLOAD
+    server.modes["/norange.bin"] = "no-range"  # cut once, then answers Range with the whole file
+    fetch(server, "/norange.bin", tmp_path / "n.bin", checksum=sha256(PAYLOAD))
+    assert (tmp_path / "n.bin").read_bytes() == PAYLOAD
+
+
+def test_a_refused_resume_starts_over(server, tmp_path):
+    server.files["/r.bin"] = PAYLOAD
+    (tmp_path / "r.bin.part").write_bytes(b"x" * (len(PAYLOAD) + 5))  # longer than the file
+    fetch(server, "/r.bin", tmp_path / "r.bin", checksum=sha256(PAYLOAD))
+    assert (tmp_path / "r.bin").read_bytes() == PAYLOAD
+    assert [r for _, r in server.requests] == [f"bytes={len(PAYLOAD) + 5}-", None]
+
+
+def test_retries_are_bounded_and_the_part_file_kept(server, tmp_path):
+    server.files["/down.bin"] = PAYLOAD
+    server.modes["/down.bin"] = "fail-always"
+    with pytest.raises(DownloadError, match="failed 3 times"):
+        fetch(server, "/down.bin", tmp_path / "d.bin", retries=2)
+    assert len(server.requests) == 3
+
+
+def test_a_missing_file_fails_at_once_naming_the_url(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404") as error:
+        fetch(server, "/nope.bin", tmp_path / "x.bin", retries=3)
+    assert "/nope.bin" in str(error.value) and len(server.requests) == 1
+
+
+def test_google_drive_confirmation_page_is_followed(server, tmp_path, monkeypatch):
+    server.files["/download"] = b"<html>placeholder</html>"
+    server.types["/download"] = "text/html"
+    server.files["/confirmed"] = PAYLOAD
+    action = server.url("/confirmed")
+    server.files["/download"] = (
+        f'<html><form id="download-form" action="{action}" method="get">'
+        '<input type="hidden" name="id" value="ABC"><input type="hidden" name="confirm" '
+        'value="t"><input type="hidden" name="uuid" value="u-1"></form></html>'
+    ).encode()
+    monkeypatch.setattr(download_module, "GOOGLE_DRIVE_DOWNLOAD", server.url("/download"))
+    download("gdrive:ABC", tmp_path / "split.json", backoff_s=0, log=lambda line: None)
+    assert (tmp_path / "split.json").read_bytes() == PAYLOAD
+    assert server.requests[1][0] == "/confirmed?id=ABC&confirm=t&uuid=u-1"
+
+
+def test_google_drive_page_without_form_says_what_to_do(server, tmp_path, monkeypatch):
+    server.files["/download"] = b"<html>Quota exceeded</html>"
+    server.types["/download"] = "text/html"
+    monkeypatch.setattr(download_module, "GOOGLE_DRIVE_DOWNLOAD", server.url("/download"))
+    with pytest.raises(DownloadError, match="drive.google.com/file/d/XYZ/view"):
+        download("gdrive:XYZ", tmp_path / "s.json", backoff_s=0, log=lambda line: None)
+
+
+def _tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, data in files.items():
+            bundle.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "pack"),
+    [("a.tar.gz", _tar_gz), ("a.tgz", _tar_gz), ("a.zip", _zip)],
+)
+def test_unpack_keeps_only_the_member_root(tmp_path, name, pack):
+    archive = tmp_path / name
+    archive.write_bytes(pack({"top/data/x/1.jpg": b"1", "top/data/2.txt": b"2", "top/R.md": b"r"}))
+    count = unpack(archive, tmp_path / "out", member_root="top/data", log=lambda line: None)
+    assert count == 2
+    assert (tmp_path / "out/x/1.jpg").read_bytes() == b"1"
+    assert (tmp_path / "out/2.txt").exists() and not (tmp_path / "out/R.md").exists()
+
+
+def test_unpack_refuses_unsafe_paths_and_corrupt_archives(tmp_path):
+    archive = tmp_path / "evil.zip"
+    archive.write_bytes(_zip({"../escape.txt": b"x"}))
+    with pytest.raises(ArchiveError, match="unsafe member path"):
+        unpack(archive, tmp_path / "out", log=lambda line: None)
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(_tar_gz({"a.txt": b"a" * 1000})[:40])
+    with pytest.raises(ArchiveError, match="broken.tar.gz.*delete it and rerun"):
+        unpack(broken, tmp_path / "out2", log=lambda line: None)
+
+
+def test_fetch_source_unpacks_a_nested_archive_and_records_the_sha256(server, tmp_path):
+    inner = _tar_gz({"101_ObjectCategories/cat/1.jpg": b"jpg"})
+    outer = _zip({"caltech-101/101_ObjectCategories.tar.gz": inner, "caltech-101/other": b"o"})
+    server.files["/caltech-101.zip"] = outer
+    source = Source(
+        id="Caltech101-images",
+        url=server.url("/caltech-101.zip"),
+        filename="caltech-101.zip",
+        unpack=True,
+        nested="caltech-101/101_ObjectCategories.tar.gz",
+    )
+    record = fetch_source(source, tmp_path, backoff_s=0, log=lambda line: None)
+    assert (tmp_path / "coop/caltech-101/101_ObjectCategories/cat/1.jpg").read_bytes() == b"jpg"
+    assert record["sha256"] == hashlib.sha256(outer).hexdigest()
+    assert "recorded on first download" in record["checked_against"]
+    assert recorded_sha256(tmp_path / "downloads/caltech-101.zip") == sha256(outer)
+    assert not (tmp_path / "downloads/caltech-101.zip").exists()  # archives are not kept
+    # The file changes at its source: the next download is checked against the recorded sha256.
+    server.files["/caltech-101.zip"] = _zip({"caltech-101/101_ObjectCategories.tar.gz": b"x"})
+    with pytest.raises(ChecksumMismatchError, match=hashlib.sha256(outer).hexdigest()):
+        fetch_source(source, tmp_path, backoff_s=0, log=lambda line: None)
+
+
+def test_fetch_source_places_a_single_file_under_its_name(server, tmp_path):
+    server.files["/cn"] = b"n01440764 tench\n"
+    source = Source(
+        id="ImageNet-classnames",
+        url=server.url("/cn"),
+        filename="imagenet_classnames.txt",
+        place_as="classnames.txt",
+        checksum=sha256(b"n01440764 tench\n"),
+    )
+    fetch_source(source, tmp_path, log=lambda line: None)
+    assert (tmp_path / "coop/imagenet/classnames.txt").read_bytes() == b"n01440764 tench\n"
+    fetch_source(source, tmp_path, log=lambda line: None)  # reuses the verified download
+    assert len(server.requests) == 1
+
+
+def test_long_downloads_log_progress_lines(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(download_module, "PROGRESS_EVERY_S", 0)  # a line per chunk
+    monkeypatch.setattr(download_module, "CHUNK_BYTES", len(PAYLOAD) // 4)
+    server.files["/p.bin"] = PAYLOAD
+    lines = []
+    download(server.url("/p.bin"), tmp_path / "p.bin", log=lines.append)
+    assert "p.bin: 0.0 of 0.1 MiB (25%)" in lines and lines[-1].startswith("p.bin: done")

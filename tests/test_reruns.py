@@ -1,0 +1,158 @@
+"""What reruns when: the real Snakefile on a small study, then one change at a time, and the exact
+set of jobs a dry run plans (README "What reruns when").
+
+The workflow and the clsrl package are copied to a scratch folder (the package is put first on
+PYTHONPATH), so the tests can edit a script, a helper or a stage version without touching the
+repository.
+"""
+
+import os
+import shutil
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, run_snakemake
+from tests.test_workflow import planned_jobs
+
+pytestmark = pytest.mark.workflow
+
+STUDY = {
+    "datasets": ["demo-colours"],
+    "settings": ["fewshot"],
+    "methods": ["zero-shot", "sft", "no-thinking"],
+    "base_model": "builtin:tiny-qwen2-vl",
+    "demo_data": {"per_class": {"train": 2, "val": 1, "test": 2}},
+    "images": {"resize": 56},
+    "evaluation": {"batch_size": 4, "max_new_tokens": 4, "device": "cpu"},
+    "training": {
+        "shots": [2],
+        "seeds": [1],
+        "max_steps": 1,
+        "grpo_completions_per_step": 8,
+        "sft_examples_per_step": 4,
+        "sft_examples_per_device": 4,
+        "trl": {"grpo": {"max_completion_length": 4}},
+    },
+}
+REPORT = {"aggregate": 1, "plot_fewshot": 1, "study_tables": 1, "all": 1}
+EVALUATION_AND_REPORT = {"evaluate_zero_shot": 2, "evaluate_trained": 2, **REPORT}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reruns")
+    workflow = root / "workflow"
+    workflow.mkdir()
+    for name in ("Snakefile", "rules", "workflow_scripts", "profiles", "envs"):
+        source = ROOT / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, workflow / name)
+    shutil.copytree(ROOT / "clsrl", root / "package" / "clsrl")
+    work = root / "work"
+    work.mkdir()
+    (work / "study.yaml").write_text(yaml.safe_dump(STUDY))
+    run(root, "--cores", "2")
+    return root
+
+
+def run(root, *args, config=None):
+    configfile = root / "work" / "study.yaml"
+    if config is not None:
+        configfile = root / "work" / "changed.yaml"
+        configfile.write_text(yaml.safe_dump(config))
+    env = {"PYTHONPATH": str(root / "package") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return run_snakemake(
+        root / "work",
+        *args,
+        configfile=configfile,
+        snakefile=root / "workflow" / "Snakefile",
+        env=env,
+    )
+
+
+def plan(root, config=None):
+    done = run(root, "--dry-run", config=config)
+    return {} if "Nothing to be done" in done.stdout else planned_jobs(done.stdout)
+
+
+def changed(**sections):
+    config = yaml.safe_load(yaml.safe_dump(STUDY))
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
+    return config
+
+
+@pytest.fixture
+def edited(study):
+    """Edit a file of the copied workflow or package for one test, then restore it."""
+    saved = {}
+
+    def edit(relative, old, new):
+        path = study / relative
+        saved.setdefault(path, path.read_text())
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new, 1))
+
+    yield edit
+    for path, text in saved.items():
+        path.write_text(text)
+
+
+def test_nothing_changed_nothing_reruns(study):
+    assert plan(study) == {}
+
+
+def test_runtime_settings_rerun_nothing(study):
+    config = changed(evaluation={"batch_size": 1}, training={"save_steps": 7})
+    assert plan(study, config) == {}
+
+
+def test_an_evaluation_setting_reruns_evaluations_only(study):
+    assert plan(study, changed(evaluation={"max_new_tokens": 5})) == EVALUATION_AND_REPORT
+
+
+def test_a_new_target_adds_only_its_evaluations(study):
+    config = changed(evaluation={"targets": ["demo-colours", "demo-shapes"]})
+    assert plan(study, config) == {
+        "generate_demo_dataset": 1,  # the new target's data and questions
+        "make_test_questions": 1,
+        "evaluate_zero_shot": 2,  # 2 zero-shot styles on it
+        "evaluate_trained": 2,  # each trained model on it
+        **REPORT,
+    }
+
+
+def test_one_methods_hyperparameter_reruns_that_method_only(study):
+    variant = {"no-thinking": {"extends": "no-thinking", "trl": {"learning_rate": 2e-6}}}
+    assert plan(study, changed(method_variants=variant)) == {
+        "train": 1,
+        "evaluate_trained": 1,
+        "plot_reward_curves": 1,
+        **REPORT,
+    }
+
+
+def test_a_new_seed_adds_only_its_jobs(study):
+    assert plan(study, changed(training={"seeds": [1, 2]})) == {
+        "sample_few_shot": 1,
+        "train": 2,  # sft and no-thinking on the new split
+        "evaluate_trained": 2,
+        "plot_reward_curves": 1,
+        **REPORT,
+    }
+
+
+def test_comments_in_a_script_or_a_helper_rerun_nothing(study, edited):
+    edited("workflow/workflow_scripts/evaluate.py", '"""Evaluate', '"""(edited) Evaluate')
+    edited("package/clsrl/aggregate.py", "import pandas as pd", "import pandas as pd  # edited")
+    assert plan(study) == {}
+
+
+def test_bumping_the_evaluation_version_reruns_all_evaluations_and_no_training(study, edited):
+    edited("package/clsrl/stages.py", '"evaluation": 1,', '"evaluation": 2,')
+    assert plan(study) == EVALUATION_AND_REPORT

@@ -1,0 +1,163 @@
+"""The `slurm` profile against a real SLURM cluster (tests/slurm_cluster.py) on this machine.
+
+Runs as root where apt-get can install Debian's SLURM packages (CI does); skipped elsewhere.
+Every sbatch call goes through a wrapper that records its arguments, so the test checks what
+each job asked for; the results must equal those of a local run of the same config.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.slurm_cluster import PARTITION, LocalCluster, ensure_installed
+
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+CONFIG = ROOT / "tests" / "configs" / "slurm.yaml"
+LIMIT_S = 420  # per snakemake call, killed by `timeout -k 10` (the plugin can ignore SIGTERM)
+# What each model job must ask for (clsrl/resources.py for tests/configs/slurm.yaml): the tiny
+# model's 2000 MB, a runtime of 10 minutes start-up plus a few seconds of work, one GPU.
+EXPECTED = {
+    "train": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "2"},
+    "evaluate_zero_shot": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "1"},
+    "evaluate_trained": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "1"},
+}
+JOBS = {"train": 2, "evaluate_zero_shot": 4, "evaluate_trained": 4}  # all the others are local
+TARGETS = ["results/tables/zero_shot.csv", "results/tables/fewshot.csv"]  # every model job
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = ensure_installed()
+    if reason:
+        pytest.skip(f"no SLURM cluster for this test: {reason}")
+    cluster = LocalCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except PermissionError as error:  # e.g. a container that may not mknod the fake GPUs
+        cluster.stop()
+        pytest.skip(f"cannot start a SLURM cluster here: {error}")
+    except BaseException:
+        cluster.stop()
+        raise
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def slurm_env(cluster, tmp_path_factory):
+    """The cluster's client environment, with an sbatch that records its arguments first."""
+    folder = tmp_path_factory.mktemp("sbatch")
+    record = folder / "calls.jsonl"
+    wrapper = folder / "bin" / "sbatch"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"with open({str(record)!r}, 'a') as calls:\n"
+        "    calls.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"os.execv({shutil.which('sbatch')!r}, ['sbatch', *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    path = f"{wrapper.parent}{os.pathsep}{cluster.env['PATH']}"
+    return {**cluster.env, "PATH": path}, record
+
+
+def slurm_profile(tmp_path: Path) -> Path:
+    """slurm/config.yaml with the test's overrides: this cluster's partition, no accounting
+    (sacct fails without slurmdbd: poll with squeue), fast polling."""
+    profile = yaml.safe_load((ROOT / "slurm" / "config.yaml").read_text())
+    profile["default-resources"]["slurm_partition"] = PARTITION
+    profile.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-no-account": True,
+            "seconds-between-status-checks": 1,
+            "slurm-init-seconds-before-status-checks": 1,
+            "latency-wait": 5,
+            "slurm-keep-successful-logs": True,
+        }
+    )
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile))
+    return folder
+
+
+def snakemake(workdir: Path, *args: str, env: dict, snakefile: Path = ROOT / "Snakefile"):
+    """Run snakemake under `timeout -k 10`; fail with its output if it fails."""
+    command = ["timeout", "-k", "10", str(LIMIT_S), sys.executable, "-m", "snakemake"]
+    command += ["--snakefile", str(snakefile), "--directory", str(workdir), *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **env}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+    if done.returncode != 0:
+        pytest.fail(f"snakemake failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def sbatch_calls(record: Path) -> list[dict]:
+    """Each recorded sbatch call as {rule, option: value}."""
+    calls = []
+    for line in record.read_text().splitlines():
+        args, call = json.loads(line), {}
+        for index, arg in enumerate(args):
+            if arg.startswith("--") and "=" in arg:
+                option, value = arg.split("=", 1)
+                call[option] = value
+            elif arg.startswith("-") and index + 1 < len(args):
+                call[arg] = args[index + 1]
+        call["rule"] = call["--comment"].removeprefix("rule_").split("_wildcards_")[0]
+        calls.append(call)
+    return calls
+
+
+def result_files(workdir: Path) -> dict[str, bytes]:
+    """Every prediction file and the tables, by path."""
+    paths = sorted(workdir.glob("results/eval/**/predictions.jsonl"))
+    paths += [workdir / "results/tables" / name for name in ("zero_shot.csv", "fewshot.csv")]
+    return {str(path.relative_to(workdir)): path.read_bytes() for path in paths}
+
+
+def test_workflow_runs_through_slurm_like_a_local_run(slurm_env, tmp_path):
+    env, record = slurm_env
+    local, cluster_run = tmp_path / "local", tmp_path / "slurm"
+    local.mkdir(), cluster_run.mkdir()
+    snakemake(local, *TARGETS, "--cores", "2", "--configfile", str(CONFIG), env={})
+    profile = slurm_profile(tmp_path)
+    done = snakemake(
+        cluster_run, *TARGETS, "--profile", str(profile), "--configfile", str(CONFIG), env=env
+    )
+
+    calls = sbatch_calls(record)
+    assert {rule: sum(call["rule"] == rule for call in calls) for rule in JOBS} == JOBS, done.stderr
+    assert len(calls) == sum(JOBS.values())  # the cheap rules ran here, as local rules
+    for call in calls:
+        assert call["-p"] == PARTITION
+        assert {key: call.get(key) for key in EXPECTED[call["rule"]]} == EXPECTED[call["rule"]]
+    local_results, cluster_results = result_files(local), result_files(cluster_run)
+    assert len(local_results) == 2 + 8  # 4 zero-shot and 4 trained evaluations, 2 tables
+    assert cluster_results.keys() == local_results.keys()
+    for path, content in local_results.items():
+        assert cluster_results[path] == content, f"{path} differs from the local run's"
+    table = pd.read_csv(cluster_run / "results/tables/accuracy_long.csv")
+    assert len(table) == 8
+
+
+def test_a_job_killed_for_memory_is_retried_with_more(slurm_env, tmp_path):
+    env, record = slurm_env
+    record.write_text("")
+    profile = slurm_profile(tmp_path)
+    snakefile = ROOT / "tests" / "slurm" / "memory.smk"
+    done = snakemake(tmp_path, "--profile", str(profile), env=env, snakefile=snakefile)
+    asked = [call["--mem"] for call in sbatch_calls(record)]
+    assert asked == ["600", "1200"], done.stderr
+    assert (tmp_path / "hungry.txt").read_text().strip() == "1200"
+    first_log = sorted((tmp_path / "logs/slurm/rule_hungry").glob("*.log"))[0].read_text()
+    assert "memory" in first_log.lower(), first_log

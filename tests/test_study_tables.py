@@ -1,0 +1,99 @@
+"""Base-to-new, cross-dataset and paper-comparison tables on hand-made metrics."""
+
+import pandas as pd
+import pytest
+
+from clsrl.aggregate import fewshot_table, with_views
+from clsrl.paper import compare_with_paper, comparison_note
+from clsrl.study_tables import base2new_table, crossdataset_matrices, rl_difference
+
+
+def long_table(rows):
+    columns = ["method", "train_dataset", "shots", "seed", "style", "target", "lenient_accuracy"]
+    return with_views(pd.DataFrame(rows, columns=columns))
+
+
+ZERO = [  # the base model: 40 on A, 20 on B, in both styles; halves of A: 50 base, 30 new
+    ("zero-shot", None, 0, None, style, target, value)
+    for style in ("no-thinking", "thinking")
+    for target, value in (("A", 40.0), ("B", 20.0), ("A.base", 50.0), ("A.new", 30.0))
+]
+
+
+def test_base2new_h_per_dataset_and_h_of_the_averages():
+    rows = ZERO + [
+        ("no-thinking", "A.base", 4, 1, "no-thinking", "A.base", 80.0),
+        ("no-thinking", "A.base", 4, 1, "no-thinking", "A.new", 60.0),
+        ("no-thinking", "A.base", 4, 2, "no-thinking", "A.base", 90.0),
+        ("no-thinking", "A.base", 4, 2, "no-thinking", "A.new", 40.0),
+        ("no-thinking", "A", 4, 1, "no-thinking", "A", 99.0),  # a few-shot model: not here
+    ]
+    table = base2new_table(long_table(rows), ["A"], "lenient_accuracy")
+    row = table[(table["dataset"] == "A") & (table["method"] == "no-thinking")].iloc[0]
+    assert (row["base"], row["new"]) == (85.0, 50.0)  # means over seeds 1 and 2
+    assert row["hm"] == pytest.approx(2 * 85 * 50 / 135)
+    assert row["base_std"] == pytest.approx(7.0711, abs=1e-3)
+    zero = table[(table["dataset"] == "A") & (table["style"] == "thinking")].iloc[0]
+    assert (zero["base"], zero["new"]) == (50.0, 30.0)
+    assert list(table["dataset"]) == ["A", "A", "A", "Average", "Average", "Average"]
+
+
+def test_base2new_average_h_is_computed_from_averaged_base_and_new():
+    rows = [
+        ("m", f"{d}.base", 4, 1, "no-thinking", f"{d}.{half}", value)
+        for d, half, value in (
+            ("A", "base", 100.0),
+            ("A", "new", 0.0),
+            ("B", "base", 0.0),
+            ("B", "new", 100.0),
+        )
+    ]
+    table = base2new_table(long_table(rows), ["A", "B"], "lenient_accuracy")
+    average = table[table["dataset"] == "Average"].iloc[0]
+    assert (average["base"], average["new"], average["hm"]) == (50.0, 50.0, 50.0)
+    assert table[table["dataset"] == "A"].iloc[0]["hm"] == 0.0  # while each dataset's H is 0
+
+
+def test_crossdataset_delta_against_zero_shot_in_the_methods_style():
+    rows = ZERO + [
+        ("no-thinking", "A", 4, 1, "no-thinking", "A", 70.0),
+        ("no-thinking", "A", 4, 1, "no-thinking", "B", 30.0),
+        ("no-thinking", "B", 4, 1, "no-thinking", "A", 35.0),
+        ("no-thinking", "B", 4, 1, "no-thinking", "B", 60.0),
+        ("cls-rl", "A", 4, 1, "thinking", "A", 60.0),
+        ("cls-rl", "A", 4, 1, "thinking", "B", 20.0),
+        ("cls-rl", "B", 4, 1, "thinking", "A", 40.0),
+        ("cls-rl", "B", 4, 1, "thinking", "B", 30.0),
+    ]
+    matrices = crossdataset_matrices(long_table(rows), ["A", "B"], ["A", "B"], "lenient_accuracy")
+    delta = matrices["no-thinking"]["delta"]
+    assert delta.loc["A"].tolist() == [30.0, 10.0, 20.0]  # A, B, Average
+    assert delta.loc["B"].tolist() == [-5.0, 40.0, 17.5]
+    assert matrices["cls-rl"]["accuracy"].loc["B", "A"] == 40.0
+    difference = rl_difference(matrices)
+    assert difference.loc["B", "B"] == 30.0  # (60 - 20) - (30 - 20)
+
+
+def test_comparison_uses_cells_the_paper_reports_and_averages_only_when_complete():
+    rows = ZERO + [("no-thinking", "EuroSAT", 4, 1, "no-thinking", "EuroSAT", 60.0)]
+    rows = [r[:5] + ("EuroSAT" if r[5] == "A" else r[5],) + r[6:] for r in rows]
+    long = long_table(rows)
+    fewshot = fewshot_table(long, ["EuroSAT"], "lenient_accuracy")
+    comparison = compare_with_paper(fewshot, base2new_table(long, [], "lenient_accuracy"), {})
+    cell = comparison[(comparison["method"] == "no-thinking")].iloc[0]
+    assert (cell["column"], cell["ours"], cell["paper"]) == ("EuroSAT", 60.0, 58.02)
+    assert cell["difference"] == pytest.approx(60.0 - 58.02)
+    assert "Average" not in set(comparison["column"])  # one dataset is not the paper's average
+
+
+def test_the_note_says_when_model_or_data_are_not_the_papers():
+    assert comparison_note("Qwen/Qwen2-VL-2B-Instruct", ["EuroSAT"], ["EuroSAT"]).startswith(
+        "Model and datasets are the paper's"
+    )
+    note = comparison_note("builtin:tiny-qwen2-vl", ["demo-colours"], ["EuroSAT"])
+    assert note.startswith("NOT the paper's setup") and "demo-colours" in note
+
+
+def test_a_study_without_base_to_new_gives_an_empty_table():
+    table = base2new_table(long_table(ZERO[:2]), ["A"], "lenient_accuracy")
+    assert table.empty and "hm" in table.columns

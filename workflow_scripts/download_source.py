@@ -1,0 +1,18 @@
+"""Download one benchmark source into the cache and record it (rule download_source)."""
+
+from pathlib import Path
+
+from clsrl.datasets.benchmarks import SOURCES
+from clsrl.datasets.sources import fetch_source
+from clsrl.io import write_json
+from clsrl.workflow import job_log
+
+sm = snakemake  # injected by Snakemake's script directive
+with job_log(sm.log[0]):
+    record = fetch_source(
+        SOURCES[sm.wildcards.source],
+        Path(sm.output[0]).parents[1],  # the cache: <cache>/sources/<source>.json
+        keep_archive=sm.params.keep_archive,
+        retries=sm.params.retries,
+    )
+    write_json(sm.output[0], record)

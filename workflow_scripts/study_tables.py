@@ -1,0 +1,53 @@
+"""Base-to-new table, cross-dataset matrices and heatmaps, and the comparison with the paper
+(rule study_tables)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from clsrl.aggregate import fewshot_table, to_markdown
+from clsrl.io import write_atomic
+from clsrl.paper import compare_with_paper, comparison_note
+from clsrl.plots import plot_delta_heatmap
+from clsrl.study_tables import base2new_table, crossdataset_matrices, rl_difference
+from clsrl.workflow import job_log
+
+sm = snakemake  # injected by Snakemake's script directive
+METRIC = "lenient_accuracy"  # the paper's metric; the long table holds the strict one too
+
+
+def write(table: pd.DataFrame, stem: Path, index: bool) -> None:
+    write_atomic(stem.with_suffix(".csv"), table.to_csv(index=index))
+    write_atomic(stem.with_suffix(".md"), to_markdown(table.reset_index() if index else table))
+
+
+with job_log(sm.log[0]):
+    long = pd.read_csv(sm.input[0])
+    datasets, targets = list(sm.params.datasets), list(sm.params.targets)
+    base2new = base2new_table(long, datasets, METRIC)
+    write(base2new, Path(sm.output.base2new).with_suffix(""), index=False)
+
+    matrices = crossdataset_matrices(long, datasets, targets, METRIC, sm.params.variants)
+    folder = Path(sm.output.crossdataset)
+    folder.mkdir(parents=True, exist_ok=True)
+    for method, tables in matrices.items():
+        for kind, matrix in tables.items():
+            write(matrix, folder / f"{kind}_{method}", index=True)
+        plot_delta_heatmap(
+            tables["delta"], f"{method}: accuracy minus zero-shot", folder / f"delta_{method}.png"
+        )
+    difference = rl_difference(matrices)
+    if difference is not None:
+        write(difference, folder / "delta_difference", index=True)
+        plot_delta_heatmap(difference, "No-Thinking minus CLS-RL", folder / "delta_difference.png")
+
+    fewshot = fewshot_table(long, targets, METRIC)
+    deltas = {method: tables["delta"] for method, tables in matrices.items()}
+    comparison = compare_with_paper(fewshot, base2new, deltas)
+    note = comparison_note(sm.params.base_model, datasets, list(sm.params.benchmarks))
+    write_atomic(sm.output.comparison, comparison.to_csv(index=False))
+    write_atomic(
+        sm.output.comparison_md,
+        f"{note}\n\n" + (to_markdown(comparison) if len(comparison) else
+                         "No cell of this study matches one the paper reports.\n"),
+    )

@@ -1,0 +1,28 @@
+"""Launch one training job (rule train): clsrl.train in one process, or one process per GPU."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from clsrl.gpu_slots import gpu_slots
+from clsrl.training_spec import launch_command
+from clsrl.workflow import job_log
+
+sm = snakemake  # injected by Snakemake's script directive
+with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
+    spec = dict(sm.params.spec)
+    training = sm.config["training"]  # runtime settings only: they never rerun a job
+    accelerate_config = (
+        Path(sm.scriptdir).parent / "envs/accelerate" / (training["multi_gpu_config"] + ".yaml")
+    )
+    command = [
+        *launch_command(spec["processes"], str(accelerate_config), sys.executable),
+        *("-m", "clsrl.train", "--spec", json.dumps(spec), "--base-model", sm.params.base_model),
+        *("--questions", sm.input.questions, "--dataset", sm.input.dataset),
+        *("--output", sm.output[0], "--checkpoints", sm.params.checkpoints),
+        *("--save-steps", str(training["save_steps"])),
+        *(["--keep-checkpoints"] if training["keep_checkpoints"] else []),
+    ]
+    print(" ".join(command), flush=True)
+    subprocess.run(command, check=True)
