@@ -141,7 +141,8 @@ def eval_settings(style, target):
         "wording": evaluation["wording"],
         "max_new_tokens": evaluation["max_new_tokens"],
         "image_resize": config["images"]["resize"],
-        "base_classes": parse_view(target)[1] == "base",  # the reference code words these apart
+        "base_classes": parse_view(target)[1]
+        == "base",  # the reference code words these apart
     }
 
 

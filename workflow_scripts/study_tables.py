@@ -48,6 +48,10 @@ with job_log(sm.log[0]):
     write_atomic(sm.output.comparison, comparison.to_csv(index=False))
     write_atomic(
         sm.output.comparison_md,
-        f"{note}\n\n" + (to_markdown(comparison) if len(comparison) else
-                         "No cell of this study matches one the paper reports.\n"),
+        f"{note}\n\n"
+        + (
+            to_markdown(comparison)
+            if len(comparison)
+            else "No cell of this study matches one the paper reports.\n"
+        ),
     )
