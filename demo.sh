@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure_venv.sh
 snakemake --cores all "$@"
-echo "Results: results/tables/fewshot.md, results/tables/zero_shot.md and results/figures/"
+echo "Results: results/tables/ and results/figures/; an HTML report: snakemake --report report.html"
