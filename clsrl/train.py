@@ -141,7 +141,7 @@ def build_trainer(spec: dict, model, processor, dataset, arguments: dict):
     )
 
 
-def load_base_model(spec: dict, base_model: str, bf16: bool):
+def load_base_model(base_model: str, bf16: bool):
     """The base model (on the CPU; the trainer places it) and its processor."""
     model = AutoModelForImageTextToText.from_pretrained(
         base_model,
@@ -165,7 +165,7 @@ def train(
     """Train as the spec says; resume from the last checkpoint; write the model atomically."""
     output_dir, checkpoint_dir = Path(output_dir), Path(checkpoint_dir)
     bf16 = use_bf16(spec["precision"])
-    model, processor = load_base_model(spec, base_model, bf16)
+    model, processor = load_base_model(base_model, bf16)
     rows = training_rows(read_questions(questions_path), Path(dataset_dir), spec)
     arguments = trainer_arguments(spec, checkpoint_dir, runtime, bf16)
     trainer = build_trainer(spec, model, processor, datasets.Dataset.from_list(rows), arguments)

@@ -71,10 +71,14 @@ def base_model_to_load(wildcards, input):
     return input.model[0] if input.model else config["base_model"]
 
 
+METHODS = resolve_methods(
+    config["method_variants"]
+)  # built-in methods and the config's variants
+
+
 def trained_methods():
     """The study's methods that train a model (all but zero-shot-like ones)."""
-    methods = resolve_methods(config["method_variants"])
-    return [name for name in config["methods"] if methods[name].trainer is not None]
+    return [name for name in config["methods"] if METHODS[name].trainer is not None]
 
 
 def trained_metrics():
@@ -117,7 +121,7 @@ TRAINED_METHODS = trained_methods()
 
 def method_style(method):
     """The prompt style a trained method is trained and evaluated with."""
-    return resolve_methods(config["method_variants"])[method].prompt_style
+    return METHODS[method].prompt_style
 
 
 def option_params(ratio_key):
