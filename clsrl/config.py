@@ -26,7 +26,7 @@ from clsrl.methods import METHODS, resolve_methods
 SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
 BUILTIN_PREFIX = "builtin:"
-BUILTIN_MODELS = ("tiny-qwen2-vl",)
+BUILTIN_MODELS = ("tiny-qwen2-vl", "toy-qwen2-vl")
 
 
 class ConfigError(ValueError):

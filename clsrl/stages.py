@@ -13,7 +13,7 @@ See README "What reruns when".
 """
 
 STAGE_VERSIONS = {
-    "base_model": 1,  # clsrl.tiny_model
+    "base_model": 2,  # clsrl.tiny_model, clsrl.toy_model
     "data": 1,  # clsrl.datasets (download, convert, demo generation)
     "questions": 1,  # clsrl.questions, clsrl.prompts option lists, clsrl.fewshot sampling
     "training": 1,  # clsrl.train, clsrl.rewards, clsrl.training_spec, clsrl.methods

@@ -4,12 +4,13 @@ The folder it writes reloads with `AutoModelForImageTextToText` and `AutoProcess
 `HF_HUB_OFFLINE=1` exactly as a hub checkpoint would, so tests and the CPU demo take the same code
 path as `Qwen/Qwen2-VL-2B-Instruct`:
 
-- a byte-level BPE tokenizer (~512 tokens) trained on the protocol's prompt texts plus any caller
+- a byte-level BPE tokenizer (up to 1024 tokens) trained on the protocol's prompt texts plus any caller
   corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
 - Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
   <|vision_end|>` block per image, expanded by the processor);
-- a 2-layer text model and a 2-block vision tower (~220k parameters); a 56x56 image gives 16
-  patches and 4 image tokens after the 2x2 merge.
+- a 2-layer text model and a 2-block vision tower (~240k parameters), the output layer tied to
+  the input embeddings as in Qwen2-VL-2B; a 56x56 image gives 16 patches and 4 image tokens after
+  the 2x2 merge.
 
 The same seed gives bit-identical weights.
 """
@@ -46,9 +47,8 @@ IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
 # Qwen's special tokens, given the first ids in this order.
 SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
-VOCAB_SIZE = (
-    512  # BPE target size, and the model's embedding rows (fixed, so weights depend on seed only)
-)
+# BPE target size, and the model's embedding rows (fixed, so weights depend on seed only).
+VOCAB_SIZE = 1024
 MODEL_MAX_LENGTH = 32768
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -187,6 +187,7 @@ def build_config(tokenizer: PreTrainedTokenizerFast) -> Qwen2VLConfig:
         video_token_id=ids[VIDEO_PAD],
         vision_start_token_id=ids[VISION_START],
         vision_end_token_id=ids[VISION_END],
+        tie_word_embeddings=True,  # as Qwen2-VL-2B-Instruct
         **token_ids,
     )
 

@@ -22,6 +22,8 @@ rule generate_demo_dataset:
         directory("data/prepared/{dataset}"),
     log:
         "logs/generate_demo_dataset/{dataset}.log",
+    benchmark:
+        "benchmarks/generate_demo_dataset/{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(DEMO_DATASETS) or "no-demo-dataset",
     conda:

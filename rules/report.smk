@@ -32,6 +32,8 @@ rule aggregate:
         fewshot_strict_md="results/tables/fewshot_strict.md",
     log:
         "logs/aggregate.log",
+    benchmark:
+        "benchmarks/aggregate.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:
@@ -52,6 +54,8 @@ rule plot_fewshot:
         ),
     log:
         "logs/plot_fewshot.log",
+    benchmark:
+        "benchmarks/plot_fewshot.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:
@@ -72,6 +76,8 @@ rule plot_reward_curves:
         ),
     log:
         "logs/plot_reward_curves.log",
+    benchmark:
+        "benchmarks/plot_reward_curves.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:
@@ -116,6 +122,8 @@ rule study_tables:
         comparison_md="results/tables/paper_comparison.md",
     log:
         "logs/study_tables.log",
+    benchmark:
+        "benchmarks/study_tables.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:

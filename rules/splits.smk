@@ -10,6 +10,8 @@ rule make_test_questions:
         "results/questions/{view}/test.jsonl",
     log:
         "logs/make_test_questions/{view}.log",
+    benchmark:
+        "benchmarks/make_test_questions/{view}.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:
@@ -29,6 +31,8 @@ rule sample_few_shot:
         "results/splits/{view}/{shots}shot/seed{seed}/train.jsonl",
     log:
         "logs/sample_few_shot/{view}/{shots}shot/seed{seed}.log",
+    benchmark:
+        "benchmarks/sample_few_shot/{view}/{shots}shot/seed{seed}.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:

@@ -22,7 +22,7 @@ rule train:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
     conda:
         "../envs/clsrl.yaml"
-    threads: 2 * TRAINING["gpus"]
+    threads: TRAINING["threads"] * TRAINING["gpus"]
     resources:
         gpu=train_resource("gpu"),
         mem_mb=train_resource("mem_mb"),

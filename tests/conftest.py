@@ -41,11 +41,18 @@ def run_snakemake(
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """The offline tiny Qwen2-VL, built once per test session."""
-    from clsrl.datasets.demo import DEMO_DATASETS
+    from clsrl.datasets.demo import demo_texts
     from clsrl.tiny_model import build_tiny_model
 
-    corpus = [name for spec in DEMO_DATASETS.values() for name in (spec.question, *spec.classnames)]
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, corpus=corpus)
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, corpus=demo_texts())
+
+
+@pytest.fixture(scope="session")
+def toy_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """builtin:toy-qwen2-vl with the default pre-training (about 2.5 minutes on 2 CPU cores)."""
+    from clsrl.toy_model import build_toy_model
+
+    return build_toy_model(tiny_model_dir, tmp_path_factory.mktemp("toy") / "model")
 
 
 @pytest.fixture(scope="session")

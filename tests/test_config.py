@@ -14,7 +14,7 @@ def test_shipped_config_is_valid_and_complete():
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     validated = validate_config(config)
     assert validated["datasets"] == ["demo-colours", "demo-shapes", "demo-patterns"]
-    assert validated["base_model"] == "builtin:tiny-qwen2-vl"
+    assert validated["base_model"] == "builtin:toy-qwen2-vl"
 
 
 def test_empty_config_gets_every_default():

@@ -27,16 +27,30 @@ def test_demo_dry_run_plans_the_whole_dag(tmp_path):
         "aggregate": 1,
         "all": 1,
         "build_tiny_model": 1,
-        "evaluate_zero_shot": 18,  # 2 prompt styles x (3 datasets + 3 x 2 base/new halves)
-        "evaluate_trained": 45,  # 9 few-shot models x 3 targets + 9 base models x 2 halves
+        "build_toy_model": 1,
+        "evaluate_zero_shot": 6,  # 2 prompt styles x 3 datasets
+        "evaluate_trained": 54,  # 18 models x 3 targets
         "generate_demo_dataset": 3,
-        "make_test_questions": 9,  # 3 datasets x (all, base, new)
+        "make_test_questions": 3,
         "plot_fewshot": 1,
         "plot_reward_curves": 1,
-        "sample_few_shot": 6,  # 3 datasets x (all, base) x 1 seed
+        "sample_few_shot": 6,  # 3 datasets x 2 seeds
         "study_tables": 1,
-        "train": 18,  # 3 trained methods x 3 datasets x (all, base) x 1 seed
+        "train": 18,  # 3 trained methods x 3 datasets x 2 seeds
     }
+
+
+def test_demo_with_base2new_adds_its_jobs(tmp_path):
+    done = run_snakemake(
+        tmp_path,
+        "--dry-run",
+        "--config",
+        "settings=[fewshot,base2new]",
+        configfile=ROOT / "config.yaml",
+    )
+    jobs = planned_jobs(done.stdout)
+    assert jobs["train"] == 36 and jobs["evaluate_trained"] == 54 + 36
+    assert jobs["evaluate_zero_shot"] == 6 + 12  # and both styles on the 6 halves
 
 
 def test_a_hub_name_or_local_model_needs_no_build_job(tmp_path):
@@ -48,8 +62,8 @@ def test_a_hub_name_or_local_model_needs_no_build_job(tmp_path):
         configfile=ROOT / "config.yaml",
     )
     jobs = planned_jobs(done.stdout)
-    assert "build_tiny_model" not in jobs
-    assert jobs["evaluate_zero_shot"] == 18 and jobs["train"] == 18
+    assert "build_tiny_model" not in jobs and "build_toy_model" not in jobs
+    assert jobs["evaluate_zero_shot"] == 6 and jobs["train"] == 18
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,15 @@
 """Build the offline tiny Qwen2-VL (rule build_tiny_model)."""
 
-from clsrl.datasets.demo import DEMO_DATASETS
+from clsrl.datasets.demo import demo_texts
 from clsrl.tiny_model import build_tiny_model
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
-    corpus = [text for spec in DEMO_DATASETS.values() for text in (spec.question, *spec.classnames)]
     build_tiny_model(
         sm.output[0],
         seed=sm.params.seed,
-        corpus=corpus,
+        corpus=demo_texts(),
         image_min_pixels=sm.params.image_pixels,
         image_max_pixels=sm.params.image_pixels,
     )

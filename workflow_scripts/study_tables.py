@@ -16,16 +16,22 @@ sm = snakemake  # injected by Snakemake's script directive
 METRIC = "lenient_accuracy"  # the paper's metric; the long table holds the strict one too
 
 
-def write(table: pd.DataFrame, stem: Path, index: bool) -> None:
+def write(table: pd.DataFrame, stem: Path, index: bool, empty_note: str = "") -> None:
     write_atomic(stem.with_suffix(".csv"), table.to_csv(index=index))
-    write_atomic(stem.with_suffix(".md"), to_markdown(table.reset_index() if index else table))
+    markdown = to_markdown(table.reset_index() if index else table)
+    write_atomic(stem.with_suffix(".md"), markdown if len(table) or not empty_note else empty_note)
 
 
 with job_log(sm.log[0]):
     long = pd.read_csv(sm.input[0])
     datasets, targets = list(sm.params.datasets), list(sm.params.targets)
     base2new = base2new_table(long, datasets, METRIC)
-    write(base2new, Path(sm.output.base2new).with_suffix(""), index=False)
+    write(
+        base2new,
+        Path(sm.output.base2new).with_suffix(""),
+        index=False,
+        empty_note="No base-to-new run in this study: add base2new to the config's `settings`.\n",
+    )
 
     matrices = crossdataset_matrices(long, datasets, targets, METRIC, sm.params.variants)
     folder = Path(sm.output.crossdataset)

@@ -1,6 +1,7 @@
 """Launch one training job (rule train): clsrl.train in one process, or one process per GPU."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,4 +26,5 @@ with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
         *(["--keep-checkpoints"] if training["keep_checkpoints"] else []),
     ]
     print(" ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    threads = max(1, sm.threads // spec["processes"])  # per process, as the job reserved
+    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})

@@ -236,6 +236,15 @@ DEMO_DATASETS: dict[str, DemoSpec] = {
 }
 
 
+def demo_texts(repeats: int = 10) -> list[str]:
+    """The demo datasets' questions and class names (alone and as an option list), each repeated,
+    for a tokenizer to learn: the tiny model's tokenizer then spells most names in few tokens."""
+    texts = []
+    for spec in DEMO_DATASETS.values():
+        texts += [spec.question, *spec.classnames, f"[ {', '.join(spec.classnames)}]"]
+    return texts * repeats
+
+
 def demo_spec(name: str) -> DemoSpec:
     """The spec of a demo dataset; an unknown name raises an error listing the known ones."""
     if name not in DEMO_DATASETS:

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Copy the demo's tables and figures (from a finished `./demo.sh`) into docs/demo/, where the
+# README shows them. Usage: scripts/copy_demo_results.sh [WORKDIR]   (default: the repository)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+results="${1:-$repo}/results"
+out="$repo/docs/demo"
+if [[ ! -f "$results/tables/fewshot.md" ]]; then
+    echo "no finished demo under $results (run ./demo.sh first)" >&2
+    exit 1
+fi
+mkdir -p "$out"
+cp "$results"/tables/{fewshot,fewshot_strict,zero_shot}.md "$out/"
+cp "$results"/tables/crossdataset/{accuracy,delta}_*.md "$results"/tables/crossdataset/delta_*.png "$out/"
+cp "$results"/figures/{fewshot_accuracy,reward_curves}.png "$out/"
+echo "copied the demo's tables and figures to $out"
