@@ -4,8 +4,8 @@ The folder it writes reloads with `AutoModelForImageTextToText` and `AutoProcess
 `HF_HUB_OFFLINE=1` exactly as a hub checkpoint would, so tests and the CPU demo take the same code
 path as `Qwen/Qwen2-VL-2B-Instruct`:
 
-- a byte-level BPE tokenizer (up to 1024 tokens) trained on the protocol's prompt texts plus any caller
-  corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
+- a byte-level BPE tokenizer (up to 1024 tokens) trained on the protocol's prompt texts plus any
+  caller corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
 - Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
   <|vision_end|>` block per image, expanded by the processor);
 - a 2-layer text model and a 2-block vision tower (~240k parameters), the output layer tied to
