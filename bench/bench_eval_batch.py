@@ -14,6 +14,7 @@ import torch
 from clsrl.datasets.canonical import load_dataset
 from clsrl.datasets.demo import DEMO_DATASETS, generate_demo_dataset
 from clsrl.evaluate import EvalSettings, evaluate_questions
+from clsrl.inference import TransformersGenerator
 from clsrl.modeling import load_model_and_processor
 from clsrl.questions import OptionSettings, make_questions
 from clsrl.tiny_model import build_tiny_model
@@ -43,7 +44,9 @@ def main() -> None:
                 max_new_tokens=args.max_new_tokens,
                 image_resize=56,
             )
-            _, metrics = evaluate_questions(model, processor, questions, dataset.root, settings)
+            _, metrics = evaluate_questions(
+                TransformersGenerator(model, processor), questions, dataset.root, settings
+            )
             rates[batch_size] = metrics["images_per_second"]
     base = rates[args.batch_sizes[0]]
     for batch_size, rate in rates.items():

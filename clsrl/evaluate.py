@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from clsrl.answers import extract_eval_answer, lenient_match, strict_match, think_answer_agrees
-from clsrl.inference import generate, load_image
+from clsrl.inference import TransformersGenerator, load_image
 from clsrl.io import write_atomic, write_json
 from clsrl.prompts import render_prompt
 from clsrl.provenance import provenance
@@ -86,10 +86,16 @@ def summarize(predictions: list[dict]) -> dict:
     }
 
 
+BACKENDS = ("transformers", "vllm")
+
+
 def evaluate_questions(
-    model, processor, questions: list[dict], dataset_root: Path, settings: EvalSettings
+    generator, questions: list[dict], dataset_root: Path, settings: EvalSettings
 ) -> tuple[list[dict], dict]:
-    """Generate and score an answer for every question; returns (predictions, metrics)."""
+    """Generate and score an answer for every question; returns (predictions, metrics).
+
+    `generator(images, prompts, max_new_tokens) -> answers` is a backend (`load_generator`).
+    """
     predictions: list[dict] = []
     started = time.perf_counter()
     with tqdm(total=len(questions), unit="img", desc=f"evaluate ({settings.style})") as progress:
@@ -102,7 +108,7 @@ def evaluate_questions(
                 )
                 for q in batch
             ]
-            outputs = generate(model, processor, images, prompts, settings.max_new_tokens)
+            outputs = generator(images, prompts, settings.max_new_tokens)
             for question, prompt, output in zip(batch, prompts, outputs, strict=True):
                 predictions.append(
                     {
@@ -124,6 +130,24 @@ def evaluate_questions(
     return predictions, metrics
 
 
+def load_generator(model_name_or_path: str, backend: str, device: str, dtype: str):
+    """A generation backend for a model: transformers (default) or vLLM (optional, GPU).
+
+    The vLLM backend needs `pip install vllm`; without it, a clear error says so.
+    """
+    if backend == "vllm":
+        from clsrl.vllm_backend import VllmGenerator
+
+        return VllmGenerator(model_name_or_path, dtype=dtype)
+    if backend != "transformers":
+        raise ValueError(f"unknown evaluation backend {backend!r}; use one of {BACKENDS}")
+    from clsrl.modeling import load_model_and_processor
+
+    return TransformersGenerator(
+        *load_model_and_processor(model_name_or_path, device=device, dtype=dtype)
+    )
+
+
 def run_evaluation(
     model_name_or_path: str,
     dataset_dir: str | Path,
@@ -134,25 +158,23 @@ def run_evaluation(
     *,
     device: str = "auto",
     dtype: str = "auto",
+    backend: str = "transformers",
     record: dict | None = None,
 ) -> dict:
     """Load the model, evaluate it on a questions file, write predictions (JSONL) and metrics.
 
     `record` (e.g. the job's identity and resolved settings) is stored in the metrics' provenance.
     """
-    from clsrl.modeling import load_model_and_processor
-
     questions = read_questions(questions_path)
-    model, processor = load_model_and_processor(model_name_or_path, device=device, dtype=dtype)
-    predictions, metrics = evaluate_questions(
-        model, processor, questions, Path(dataset_dir), settings
-    )
+    generator = load_generator(model_name_or_path, backend, device, dtype)
+    predictions, metrics = evaluate_questions(generator, questions, Path(dataset_dir), settings)
     metrics = {
         **(record or {}),
         **metrics,
         "model": model_name_or_path,
-        "device": str(model.device),
-        "dtype": str(model.dtype).removeprefix("torch."),
+        "backend": backend,
+        "device": generator.device,
+        "dtype": generator.dtype,
         "provenance": provenance({"evaluation": asdict(settings), **(record or {})}),
     }
     write_atomic(

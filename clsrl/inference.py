@@ -57,3 +57,18 @@ def _generate_batch(model, processor, images, prompts, max_new_tokens) -> list[s
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
     completions = output[:, inputs["input_ids"].shape[1] :]
     return processor.batch_decode(completions, skip_special_tokens=True)
+
+
+class TransformersGenerator:
+    """The default evaluation backend: `generate` with a loaded transformers model, as a callable
+    `(images, prompts, max_new_tokens) -> answers`, like `clsrl.vllm_backend.VllmGenerator`."""
+
+    def __init__(self, model, processor):
+        self.model, self.processor = model, processor
+        self.device = str(model.device)
+        self.dtype = str(model.dtype).removeprefix("torch.")
+
+    def __call__(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], max_new_tokens: int
+    ) -> list[str]:
+        return generate(self.model, self.processor, images, prompts, max_new_tokens)

@@ -15,6 +15,7 @@ from clsrl.datasets.canonical import load_dataset
 from clsrl.datasets.demo import generate_demo_dataset
 from clsrl.evaluate import EvalSettings, evaluate_questions
 from clsrl.fewshot import few_shot_questions
+from clsrl.inference import TransformersGenerator
 from clsrl.modeling import load_model_and_processor
 from clsrl.questions import OptionSettings, make_questions, write_questions
 from clsrl.toy_model import KNOWN_COLOURS, ToySettings, pretraining_item, thinking_answer
@@ -88,7 +89,9 @@ def accuracy(model_dir, dataset, questions, config) -> float:
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         image_resize=config["images"]["resize"],
     )
-    _, metrics = evaluate_questions(model, processor, questions, dataset.root, settings)
+    _, metrics = evaluate_questions(
+        TransformersGenerator(model, processor), questions, dataset.root, settings
+    )
     return metrics["strict_accuracy"]
 
 
