@@ -60,6 +60,15 @@ def test_pretraining_set_names_only_the_known_colours():
     assert set(KNOWN_COLOURS) < unnamed
 
 
+def test_no_pretraining_image_is_a_demo_image(colours_dir):
+    from PIL import Image
+
+    demo_images = {Image.open(path).convert("RGB").tobytes() for path in colours_dir.rglob("*.png")}
+    pretraining = [pretraining_item(index, ToySettings())["image"] for index in range(400)]
+    assert len(demo_images) > 50
+    assert not any(image.tobytes() in demo_images for image in pretraining)
+
+
 # --- learning ----------------------------------------------------------------------------------
 
 
