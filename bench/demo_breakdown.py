@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from clsrl.aggregate import to_markdown
+
 
 def rule_of(path: Path, root: Path) -> str:
     """The rule a benchmark file belongs to: its first folder under root, or its own name."""
@@ -43,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     table = breakdown(args.workdir)
     total = table["total s"].sum()
-    print(table.to_markdown())
+    print(to_markdown(table.reset_index(), decimals=1))
     caption = f"\n{int(table['jobs'].sum())} jobs, {total:.0f} s of job time summed"
     if args.wall:
         caption += f", {args.wall:.0f} s wall ({total / args.wall:.2f} jobs running on average)"

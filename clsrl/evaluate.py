@@ -135,14 +135,22 @@ def load_generator(model_name_or_path: str, backend: str, device: str, dtype: st
 
     The vLLM backend needs `pip install vllm`; without it, a clear error says so.
     """
+    from clsrl.modeling import load_model_and_processor, resolve_device, resolve_dtype
+
     if backend == "vllm":
         from clsrl.vllm_backend import VllmGenerator
 
-        return VllmGenerator(model_name_or_path, dtype=dtype)
+        if resolve_device(device) == "cpu":
+            raise ValueError(
+                "evaluation.backend is 'vllm', which needs a GPU, but evaluation.device is 'cpu' "
+                "or no GPU is visible: run where a GPU is, or set evaluation.backend: transformers"
+            )
+        # our `auto` rule (bfloat16 where supported, else float32), not vLLM's own
+        return VllmGenerator(
+            model_name_or_path, dtype=str(resolve_dtype(dtype, "cuda")).removeprefix("torch.")
+        )
     if backend != "transformers":
         raise ValueError(f"unknown evaluation backend {backend!r}; use one of {BACKENDS}")
-    from clsrl.modeling import load_model_and_processor
-
     return TransformersGenerator(
         *load_model_and_processor(model_name_or_path, device=device, dtype=dtype)
     )

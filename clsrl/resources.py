@@ -42,7 +42,7 @@ SAFETY = 1.5  # slower GPUs, longer answers, a busy file system
 STARTUP_MINUTES = 10  # imports, loading the model and the dataset
 # Host memory per process (MB): a 2B model's weights, the processor and the data loaders.
 MEM_MB = {"train": 16000, "evaluate": 8000, "prepare": 8000}
-TINY_MEM_MB = 2000  # builtin:tiny-qwen2-vl (the demo and tests)
+TINY_MEM_MB = 2000  # the built-in tiny and toy models (the demo and tests)
 
 # CoOp's test split sizes (Zhou et al., CoOp Table 5), for runtime estimates only.
 BENCHMARK_TEST_ITEMS = {

@@ -8,7 +8,7 @@ path as `Qwen/Qwen2-VL-2B-Instruct`:
   caller corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
 - Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
   <|vision_end|>` block per image, expanded by the processor);
-- a 2-layer text model and a 2-block vision tower (~240k parameters), the output layer tied to
+- a 2-layer text model and a 2-block vision tower (~220k parameters), the output layer tied to
   the input embeddings as in Qwen2-VL-2B; a 56x56 image gives 16 patches and 4 image tokens after
   the 2x2 merge.
 

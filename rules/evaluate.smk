@@ -34,7 +34,6 @@ rule evaluate_zero_shot:
             "target": wc.target,
         },
         settings=lambda wc: eval_settings(wc.style, wc.target),
-        backend=EVAL["backend"],
         device=EVAL["device"],
         dtype=EVAL["dtype"],
     script:
@@ -74,7 +73,6 @@ rule evaluate_trained:
             "target": wc.target,
         },
         settings=lambda wc: eval_settings(method_style(wc.method), wc.target),
-        backend=EVAL["backend"],
         device=EVAL["device"],
         dtype=EVAL["dtype"],
     script:

@@ -49,10 +49,22 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """builtin:toy-qwen2-vl with the default pre-training (about 2.5 minutes on 2 CPU cores)."""
-    from clsrl.toy_model import build_toy_model
+    """builtin:toy-qwen2-vl as config.yaml's demo builds it (about 2.5 minutes on 2 CPU cores)."""
+    import yaml
 
-    return build_toy_model(tiny_model_dir, tmp_path_factory.mktemp("toy") / "model")
+    from clsrl.config import validate_config
+    from clsrl.toy_model import ToySettings, build_toy_model
+
+    config = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    toy = config["toy_model"]
+    settings = ToySettings(
+        seed=toy["seed"],
+        steps=toy["steps"],
+        batch_size=toy["batch_size"],
+        learning_rate=toy["learning_rate"],
+        image_size=config["demo_data"]["image_size"],
+    )
+    return build_toy_model(tiny_model_dir, tmp_path_factory.mktemp("toy") / "model", settings)
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,11 @@ def test_nothing_changed_nothing_reruns(study):
 
 
 def test_runtime_settings_rerun_nothing(study):
-    config = changed(evaluation={"batch_size": 1}, training={"save_steps": 7})
+    config = changed(
+        evaluation={"batch_size": 1, "threads": 2, "backend": "vllm"},
+        training={"save_steps": 7, "threads": 1, "keep_checkpoints": True},
+        toy_model={"threads": 1},
+    )
     assert plan(study, config) == {}
 
 

@@ -169,6 +169,7 @@ def test_run_evaluation_with_the_vllm_backend_writes_the_usual_files(
         tmp_path / "predictions.jsonl",
         tmp_path / "metrics.json",
         EvalSettings(style="no-thinking", batch_size=8, max_new_tokens=4, image_resize=56),
+        device="cuda",  # a name only: the fake engine needs no GPU
         dtype="bfloat16",
         backend="vllm",
     )
@@ -180,3 +181,11 @@ def test_run_evaluation_with_the_vllm_backend_writes_the_usual_files(
     )
     lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
     assert len(lines) == len(questions) and '"output": "echo ' in lines[0]
+
+
+def test_the_vllm_backend_refuses_a_cpu_device(fake_vllm, tiny_model_dir):
+    from clsrl.evaluate import load_generator
+
+    with pytest.raises(ValueError, match="evaluation.backend is 'vllm', which needs a GPU"):
+        load_generator(str(tiny_model_dir), "vllm", device="cpu", dtype="auto")
+    assert fake_vllm.llms == []

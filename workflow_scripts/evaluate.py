@@ -18,7 +18,7 @@ with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
         EvalSettings(**sm.params.settings, batch_size=sm.config["evaluation"]["batch_size"]),
         device=sm.params.device,
         dtype=sm.params.dtype,
-        backend=sm.params.backend,
+        backend=sm.config["evaluation"]["backend"],  # runtime: changing it reruns nothing
         record=dict(sm.params.record),
     )
     print({key: metrics[key] for key in ("n", "lenient_accuracy", "strict_accuracy")})
