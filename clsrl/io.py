@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -25,6 +28,32 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def folder_written_atomically(path: str | Path) -> Iterator[Path]:
+    """Yield a hidden sibling folder to fill; when the block ends it replaces `path`, and when the
+    block fails it is removed, so a crash never leaves a half-written folder at `path`.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "model"
+    >>> with folder_written_atomically(target) as staging:
+    ...     staging.mkdir(); _ = (staging / "weights").write_text("w")
+    >>> sorted(p.name for p in target.parent.iterdir()), (target / "weights").read_text()
+    (['model'], 'w')
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)  # left by a crashed run of a process with this id
+    try:
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from transformers import (
     Qwen2VLVideoProcessor,
 )
 
+from clsrl.io import folder_written_atomically
 from clsrl.prompts import PROMPT_TEMPLATES
 
 # --- tokenizer -------------------------------------------------------------------------------
@@ -218,22 +218,12 @@ def build_tiny_model(
     leaves a half-written model there; an existing `output_dir` is replaced.
     """
     output = Path(output_dir).resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(corpus)
     processor = build_processor(tokenizer, image_min_pixels, image_max_pixels)
     model = build_model(build_config(tokenizer), seed)
-    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
-    if staging.exists():  # left by a crashed run of a process with the same id
-        shutil.rmtree(staging)
-    try:
+    with folder_written_atomically(output) as staging:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
-        if output.exists():
-            shutil.rmtree(output)
-        staging.rename(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return output
 
 

@@ -50,7 +50,7 @@ import pandas as pd
 from PIL import Image
 
 from clsrl.datasets import demo
-from clsrl.io import write_atomic, write_json
+from clsrl.io import folder_written_atomically, write_atomic, write_json
 from clsrl.prompts import problem_text, render_prompt
 
 KNOWN_COLOURS = ("red", "green", "blue", "yellow")
@@ -183,7 +183,6 @@ def build_toy_model(
     from clsrl.provenance import provenance
 
     output = Path(output_dir).resolve()
-    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
     started = time.perf_counter()
     rows, kinds = pretraining_rows(settings)
     print(f"pre-training set: {len(rows)} items {dict(kinds)}", flush=True)
@@ -191,7 +190,7 @@ def build_toy_model(
     model = AutoModelForImageTextToText.from_pretrained(tiny_dir, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(tiny_dir)
     arguments = SFTConfig(
-        output_dir=str(staging.with_name(staging.name + "-checkpoints")),
+        output_dir=str(output.with_name(f".{output.name}.checkpoints-{os.getpid()}")),
         per_device_train_batch_size=settings.batch_size,
         num_train_epochs=1,
         learning_rate=settings.learning_rate,
@@ -223,19 +222,11 @@ def build_toy_model(
         "final_loss": steps[-1]["loss"] if steps else None,
         "runtime_s": round(time.perf_counter() - started, 1),
     }
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
+    with folder_written_atomically(output) as staging:
         trainer.model.save_pretrained(staging)
         processor.save_pretrained(staging)
         write_json(staging / RECORD_FILE, record)
         write_atomic(staging / LOG_HISTORY_FILE, pd.DataFrame(steps).to_csv(index=False))
-        if output.exists():
-            shutil.rmtree(output)
-        staging.rename(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return output
 
 

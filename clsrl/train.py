@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.trainer_utils import get_last_checkpoint
 
 from clsrl.inference import load_image
-from clsrl.io import read_json, write_atomic, write_json
+from clsrl.io import folder_written_atomically, read_json, write_atomic, write_json
 from clsrl.prompts import render_prompt
 from clsrl.provenance import provenance
 from clsrl.questions import read_questions
@@ -182,14 +181,9 @@ def train(
 
 def save_final_model(trainer, processor, spec: dict, output_dir: Path, resumed_from) -> None:
     """Model (LoRA merged), processor, spec, record and step log; renamed into place at the end."""
-    partial = output_dir.with_name(f".{output_dir.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
     model = trainer.model
     if spec["lora"] is not None:
         model = model.merge_and_unload()
-    model.save_pretrained(partial)
-    processor.save_pretrained(partial)
-    write_json(partial / SPEC_FILE, spec)
     record = provenance(spec)
     record.update(
         resumed_from=str(resumed_from) if resumed_from else None,
@@ -199,12 +193,13 @@ def save_final_model(trainer, processor, spec: dict, output_dir: Path, resumed_f
             (e["train_runtime"] for e in trainer.state.log_history if "train_runtime" in e), None
         ),
     )
-    write_json(partial / RECORD_FILE, record)
     steps = [entry for entry in trainer.state.log_history if "train_runtime" not in entry]
-    write_atomic(partial / LOG_HISTORY_FILE, pd.DataFrame(steps).to_csv(index=False))
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    os.replace(partial, output_dir)
+    with folder_written_atomically(output_dir) as staging:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        write_json(staging / SPEC_FILE, spec)
+        write_json(staging / RECORD_FILE, record)
+        write_atomic(staging / LOG_HISTORY_FILE, pd.DataFrame(steps).to_csv(index=False))
 
 
 def main(argv: list[str] | None = None) -> None:
