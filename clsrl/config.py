@@ -22,11 +22,13 @@ import yaml
 
 from clsrl.datasets.registry import known_datasets
 from clsrl.methods import METHODS, resolve_methods
+from clsrl.trl_settings import trl_key_problems
 
 SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
 BUILTIN_PREFIX = "builtin:"
-BUILTIN_MODELS = ("tiny-qwen2-vl", "toy-qwen2-vl")
+TINY_BUILTIN_MODELS = ("tiny-qwen2-vl", "toy-qwen2-vl")  # ~220k parameters: CPU-sized
+BUILTIN_MODELS = (*TINY_BUILTIN_MODELS, "qwen2-vl-2b-random")
 
 
 class ConfigError(ValueError):
@@ -142,6 +144,7 @@ def _semantic_problems(config: dict) -> list[str]:
     except ValueError as error:
         problems.append(str(error) + ".")
         methods = METHODS
+    problems += _trl_problems(config, methods)
     for index, name in enumerate(config["methods"]):
         if name not in methods:
             problems.append(
@@ -167,6 +170,30 @@ def _semantic_problems(config: dict) -> list[str]:
     return problems
 
 
+def _trl_problems(config: dict, methods: dict) -> list[str]:
+    """TRL settings that TRL's config classes do not take, or that clsrl sets itself."""
+    problems = []
+    for trainer, settings in config["training"]["trl"].items():
+        problems += trl_key_problems(trainer, settings, f"training.trl.{trainer}")
+    for name, variant in config["method_variants"].items():
+        settings = variant.get("trl", {})
+        trainer = methods[name].trainer if name in methods else None
+        if settings and trainer is None:
+            problems.append(
+                f"config key 'method_variants.{name}.trl': {name} extends a method that trains "
+                "nothing (zero-shot), so TRL settings mean nothing here; remove them, or extend "
+                "a trained method (sft, cls-rl, no-thinking)."
+            )
+        elif settings:
+            problems += trl_key_problems(trainer, settings, f"method_variants.{name}.trl")
+    return problems
+
+
 def is_builtin_model(name: str) -> bool:
     """Whether the base model is one the workflow builds itself (e.g. builtin:tiny-qwen2-vl)."""
     return name.startswith(BUILTIN_PREFIX)
+
+
+def is_tiny_builtin_model(name: str) -> bool:
+    """Whether the base model is a CPU-sized built-in one (the tiny or the toy model)."""
+    return name.removeprefix(BUILTIN_PREFIX) in TINY_BUILTIN_MODELS and is_builtin_model(name)

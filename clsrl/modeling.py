@@ -8,6 +8,7 @@ torch.bfloat16
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -31,9 +32,11 @@ def resolve_device(device: str = AUTO, *, cuda_available: bool | None = None) ->
 
 
 def resolve_dtype(
-    dtype: str = AUTO, device: str = "cpu", *, bf16_supported: bool | None = None
+    dtype: str | torch.dtype = AUTO, device: str = "cpu", *, bf16_supported: bool | None = None
 ) -> torch.dtype:
     """`"auto"` -> bfloat16 on a GPU that supports it, else float32; or a name from `DTYPES`."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
     if dtype != AUTO:
         if dtype not in DTYPES:
             raise ValueError(f"unknown dtype {dtype!r}; use 'auto' or one of {sorted(DTYPES)}")
@@ -43,6 +46,12 @@ def resolve_dtype(
     if bf16_supported is None:
         bf16_supported = torch.cuda.is_bf16_supported()
     return torch.bfloat16 if bf16_supported else torch.float32
+
+
+def attention_implementation() -> str:
+    """flash_attention_2 where it is installed and a GPU is visible, else PyTorch's sdpa."""
+    has_flash = importlib.util.find_spec("flash_attn") is not None
+    return "flash_attention_2" if has_flash and torch.cuda.is_available() else "sdpa"
 
 
 def looks_like_local_path(name_or_path: str) -> bool:
@@ -79,10 +88,11 @@ def check_local_model(name_or_path: str) -> None:
 def load_model_and_processor(
     name_or_path: str,
     device: str = AUTO,
-    dtype: str = AUTO,
+    dtype: str | torch.dtype = AUTO,
     attn_implementation: str | None = None,
 ):
-    """(model in eval mode on `device`, processor with left padding) for a hub id or a folder."""
+    """(model in eval mode on `device`, processor with left padding) for a hub id or a folder;
+    training (clsrl.train) loads through here too, and its trainer sets train mode."""
     if looks_like_local_path(name_or_path):
         check_local_model(name_or_path)
         name_or_path = str(Path(name_or_path).expanduser())

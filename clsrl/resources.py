@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-from clsrl.config import is_builtin_model
+from clsrl.config import is_tiny_builtin_model
 from clsrl.datasets.benchmarks import BENCHMARKS
 from clsrl.datasets.demo import DEMO_DATASETS
 from clsrl.fewshot import parse_view, view_classes
@@ -118,7 +118,7 @@ def minutes(gpu_seconds: float, gpus: int, attempt: int) -> int:
 
 def host_mem_mb(config: dict, kind: str, processes: int, attempt: int) -> int:
     """Host memory of a job with `processes` model processes; small for the built-in tiny model."""
-    per_process = TINY_MEM_MB if is_builtin_model(config["base_model"]) else MEM_MB[kind]
+    per_process = TINY_MEM_MB if is_tiny_builtin_model(config["base_model"]) else MEM_MB[kind]
     return grown(per_process * max(processes, 1), attempt)
 
 

@@ -1,4 +1,4 @@
-"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N]`: build a tiny random Qwen2-VL fully offline.
+"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N] [--shape NAME]`: a random Qwen2-VL, offline.
 
 The folder it writes reloads with `AutoModelForImageTextToText` and `AutoProcessor` under
 `HF_HUB_OFFLINE=1` exactly as a hub checkpoint would, so tests and the CPU demo take the same code
@@ -8,9 +8,18 @@ path as `Qwen/Qwen2-VL-2B-Instruct`:
   caller corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
 - Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
   <|vision_end|>` block per image, expanded by the processor);
-- a 2-layer text model and a 2-block vision tower (~220k parameters), the output layer tied to
-  the input embeddings as in Qwen2-VL-2B; a 56x56 image gives 16 patches and 4 image tokens after
-  the 2x2 merge.
+- random weights of one of three shapes (`SHAPES`), the output layer tied to the input embeddings
+  as in Qwen2-VL-2B:
+  - `tiny` (builtin:tiny-qwen2-vl, the demo and tests): a 2-layer text model and a 2-block vision
+    tower (~220k parameters); a 56x56 image gives 16 patches and 4 image tokens after the 2x2 merge;
+  - `rehearsal` (the scale rehearsal, clsrl.rehearsal): the same narrow text model with
+    Qwen2-VL-2B's vision geometry and image processor (patch 14, 2x2 merge, up to 12.8 M pixels:
+    a 384x384 image becomes 392x392, 784 patches, 196 image tokens);
+  - `qwen2-vl-2b` (builtin:qwen2-vl-2b-random): the published Qwen2-VL-2B-Instruct architecture
+    (hidden 1536, 28 layers, vision depth 32, vocabulary 151,936; ~2.2 B parameters, saved in
+    bfloat16 like the real checkpoint), its tokenizer padded with filler tokens to the full
+    vocabulary so that every id a random model samples decodes. For rehearsals and GPU
+    measurements only: loading `Qwen/Qwen2-VL-2B-Instruct` stays the real path.
 
 The same seed gives bit-identical weights.
 """
@@ -18,8 +27,10 @@ The same seed gives bit-identical weights.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -91,7 +102,21 @@ EXTRA_TEXTS = (
     "The quick brown fox jumps over the lazy dog. THE QUICK BROWN FOX!",
 )
 
-# --- model -----------------------------------------------------------------------------------
+
+# --- model ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelShape:
+    """The architecture of a random Qwen2-VL and its processor's pixel range."""
+
+    text: dict
+    vision: dict
+    vocab_size: int = VOCAB_SIZE  # embedding rows; the tokenizer is padded up to them if asked
+    min_pixels: int = 56 * 56
+    max_pixels: int = 56 * 56
+    pad_tokenizer: bool = False
+    dtype: str = "float32"  # the dtype the weights are saved in
+
+
 TEXT_CONFIG = {
     "num_hidden_layers": 2,
     "hidden_size": 64,
@@ -113,6 +138,53 @@ VISION_CONFIG = {
     "temporal_patch_size": 2,
 }
 DEFAULT_PIXELS = 56 * 56  # one 56x56 image: 4x4 patches of 14 px, 4 tokens after the 2x2 merge
+# Qwen/Qwen2-VL-2B-Instruct's config.json and preprocessor_config.json.
+QWEN2_VL_2B_TEXT = {
+    "num_hidden_layers": 28,
+    "hidden_size": 1536,
+    "intermediate_size": 8960,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": MODEL_MAX_LENGTH,
+    "rms_norm_eps": 1e-6,
+    "rope_parameters": {
+        "rope_type": "default",
+        "rope_theta": 1e6,
+        "mrope_section": [16, 24, 24],
+    },
+}
+QWEN2_VL_2B_VISION = {
+    "depth": 32,
+    "embed_dim": 1280,
+    "hidden_size": 1536,
+    "num_heads": 16,
+    "mlp_ratio": 4,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+}
+QWEN2_VL_2B_VOCAB = 151_936
+QWEN2_VL_MIN_PIXELS = 56 * 56
+QWEN2_VL_MAX_PIXELS = 28 * 28 * 16384  # 12,845,056
+SHAPES = {
+    "tiny": ModelShape(TEXT_CONFIG, VISION_CONFIG),
+    "rehearsal": ModelShape(
+        TEXT_CONFIG,
+        {**VISION_CONFIG, "embed_dim": 32, "num_heads": 2},
+        min_pixels=QWEN2_VL_MIN_PIXELS,
+        max_pixels=QWEN2_VL_MAX_PIXELS,
+    ),
+    "qwen2-vl-2b": ModelShape(
+        QWEN2_VL_2B_TEXT,
+        QWEN2_VL_2B_VISION,
+        vocab_size=QWEN2_VL_2B_VOCAB,
+        min_pixels=QWEN2_VL_MIN_PIXELS,
+        max_pixels=QWEN2_VL_MAX_PIXELS,
+        pad_tokenizer=True,
+        dtype="bfloat16",
+    ),
+}
+FILLER_TOKEN = "Ġfill{index}"  # a byte-level BPE entry that decodes to " fill<index>"
 
 
 def training_corpus(extra: Iterable[str] = ()) -> list[str]:
@@ -154,6 +226,29 @@ def build_tokenizer(corpus: Iterable[str] = ()) -> PreTrainedTokenizerFast:
     return wrapped
 
 
+def pad_vocabulary(tokenizer: PreTrainedTokenizerFast, size: int) -> PreTrainedTokenizerFast:
+    """The tokenizer with filler entries appended to its BPE vocabulary until it has `size`
+    tokens. Encoding never produces them (no merge leads there); every id below `size` decodes."""
+    data = json.loads(tokenizer.backend_tokenizer.to_str())
+    vocab = data["model"]["vocab"]
+    missing = size - len(tokenizer)
+    if missing < 0:
+        raise ValueError(f"the tokenizer has {len(tokenizer)} tokens, more than {size}")
+    first = max(vocab.values()) + 1
+    vocab.update({FILLER_TOKEN.format(index=i): first + i for i in range(missing)})
+    padded = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(json.dumps(data)),
+        eos_token=IM_END,
+        pad_token=ENDOFTEXT,
+        padding_side="left",
+        model_max_length=MODEL_MAX_LENGTH,
+        clean_up_tokenization_spaces=False,
+        chat_template=CHAT_TEMPLATE,
+    )
+    padded.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
+    return padded
+
+
 def build_processor(
     tokenizer: PreTrainedTokenizerFast, min_pixels: int, max_pixels: int
 ) -> Qwen2VLProcessor:
@@ -167,22 +262,24 @@ def build_processor(
     )
 
 
-def build_config(tokenizer: PreTrainedTokenizerFast) -> Qwen2VLConfig:
-    """The tiny Qwen2VLConfig, its token ids taken from `tokenizer`."""
+def build_config(
+    tokenizer: PreTrainedTokenizerFast, shape: ModelShape = SHAPES["tiny"]
+) -> Qwen2VLConfig:
+    """The Qwen2VLConfig of a shape, its token ids taken from `tokenizer`."""
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
-    if len(tokenizer) > VOCAB_SIZE:
+    if len(tokenizer) > shape.vocab_size:
         raise ValueError(
-            f"tokenizer has {len(tokenizer)} tokens, more than VOCAB_SIZE={VOCAB_SIZE}"
+            f"tokenizer has {len(tokenizer)} tokens, more than the vocabulary ({shape.vocab_size})"
         )
     token_ids = {
-        "vocab_size": VOCAB_SIZE,
+        "vocab_size": shape.vocab_size,
         "bos_token_id": ids[ENDOFTEXT],
         "eos_token_id": ids[IM_END],
         "pad_token_id": ids[ENDOFTEXT],
     }
     return Qwen2VLConfig(
-        text_config={**TEXT_CONFIG, **token_ids},
-        vision_config=dict(VISION_CONFIG),
+        text_config={**shape.text, **token_ids},
+        vision_config=dict(shape.vision),
         image_token_id=ids[IMAGE_PAD],
         video_token_id=ids[VIDEO_PAD],
         vision_start_token_id=ids[VISION_START],
@@ -192,10 +289,12 @@ def build_config(tokenizer: PreTrainedTokenizerFast) -> Qwen2VLConfig:
     )
 
 
-def build_model(config: Qwen2VLConfig, seed: int) -> Qwen2VLForConditionalGeneration:
+def build_model(
+    config: Qwen2VLConfig, seed: int, dtype: torch.dtype = torch.float32
+) -> Qwen2VLForConditionalGeneration:
     """Random weights fixed by `seed`; a greedy generation config that stops at `<|im_end|>`."""
     torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration(config)
+    model = Qwen2VLForConditionalGeneration._from_config(config, dtype=dtype)
     model.generation_config = GenerationConfig(
         do_sample=False,
         bos_token_id=config.text_config.bos_token_id,
@@ -209,18 +308,25 @@ def build_tiny_model(
     output_dir: str | os.PathLike,
     seed: int = 0,
     corpus: Iterable[str] = (),
-    image_min_pixels: int = DEFAULT_PIXELS,
-    image_max_pixels: int = DEFAULT_PIXELS,
+    image_min_pixels: int | None = None,
+    image_max_pixels: int | None = None,
+    shape: str = "tiny",
 ) -> Path:
-    """Build and save a tiny Qwen2-VL (model, tokenizer, processor) to `output_dir`; return it.
+    """Build and save a random Qwen2-VL of a shape (`SHAPES`; model, tokenizer, processor) to
+    `output_dir`; return it. The image pixel range defaults to the shape's.
 
     The folder is written beside `output_dir` and renamed into place at the end, so a crash never
     leaves a half-written model there; an existing `output_dir` is replaced.
     """
     output = Path(output_dir).resolve()
+    spec = SHAPES[shape]
     tokenizer = build_tokenizer(corpus)
-    processor = build_processor(tokenizer, image_min_pixels, image_max_pixels)
-    model = build_model(build_config(tokenizer), seed)
+    if spec.pad_tokenizer:
+        tokenizer = pad_vocabulary(tokenizer, spec.vocab_size)
+    processor = build_processor(
+        tokenizer, image_min_pixels or spec.min_pixels, image_max_pixels or spec.max_pixels
+    )
+    model = build_model(build_config(tokenizer, spec), seed, getattr(torch, spec.dtype))
     with folder_written_atomically(output) as staging:
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
@@ -228,12 +334,17 @@ def build_tiny_model(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: `python -m clsrl.tiny_model OUTPUT_DIR [--seed N]`."""
-    parser = argparse.ArgumentParser(prog="python -m clsrl.tiny_model", description=__doc__)
+    """Command line: `python -m clsrl.tiny_model OUTPUT_DIR [--seed N] [--shape NAME]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m clsrl.tiny_model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("output_dir", type=Path, help="folder to write the model to")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    parser.add_argument("--shape", choices=list(SHAPES), default="tiny", help="the architecture")
     args = parser.parse_args(argv)
-    print(build_tiny_model(args.output_dir, seed=args.seed))
+    print(build_tiny_model(args.output_dir, seed=args.seed, shape=args.shape))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ the per-step log (`log_history.csv`: loss, rewards per function, reward std, len
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 from dataclasses import dataclass
@@ -23,11 +22,11 @@ from pathlib import Path
 import datasets
 import pandas as pd
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.trainer_utils import get_last_checkpoint
 
 from clsrl.inference import load_image
 from clsrl.io import folder_written_atomically, read_json, write_atomic, write_json
+from clsrl.modeling import attention_implementation, load_model_and_processor
 from clsrl.prompts import render_prompt
 from clsrl.provenance import provenance
 from clsrl.questions import read_questions
@@ -68,18 +67,32 @@ def training_rows(questions: list[dict], dataset_root: Path, spec: dict) -> list
     return rows
 
 
+# Trainable weights (and so the optimizer's states) stay in float32 whatever the compute dtype:
+# an update of lr 1e-6 is ~100x smaller than bf16's spacing near |w| = 0.02 and would round away.
+# bf16 is the compute dtype (autocast), as with DeepSpeed ZeRO's fp32 master weights. The learning
+# test swaps this for bfloat16 as its control (tests/test_train.py).
+MASTER_WEIGHTS_DTYPE = torch.float32
+
+
 def use_bf16(precision: str) -> bool:
-    """Whether to train in bf16: asked for, or `auto` on a GPU that supports it."""
+    """Whether to compute in bf16: asked for, or `auto` on a GPU that supports it.
+
+    `bf16` on the CPU runs under CPU autocast (slow, but it lets a test take the GPU's path).
+    """
     gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if precision == "bf16" and not gpu_bf16:
-        raise ValueError("training.precision is bf16 but no GPU with bf16 is visible; use auto")
+    if precision == "bf16" and torch.cuda.is_available() and not gpu_bf16:
+        raise ValueError(
+            "training.precision is bf16 but this GPU does not support bf16; use auto or fp32"
+        )
     return precision == "bf16" or (precision == "auto" and gpu_bf16)
 
 
-def attention_implementation() -> str:
-    """flash_attention_2 where it is installed and a GPU is visible, else PyTorch's sdpa."""
-    has_flash = importlib.util.find_spec("flash_attn") is not None
-    return "flash_attention_2" if has_flash and torch.cuda.is_available() else "sdpa"
+def weights_dtype(spec: dict, bf16: bool) -> torch.dtype:
+    """The dtype the base model is loaded in: the master dtype for full fine-tuning; with LoRA the
+    frozen base may stay in the compute dtype (peft keeps the trainable adapters in float32)."""
+    if spec["lora"] is not None and bf16:
+        return torch.bfloat16
+    return MASTER_WEIGHTS_DTYPE
 
 
 def trainer_arguments(spec: dict, checkpoint_dir: Path, runtime: Runtime, bf16: bool) -> dict:
@@ -97,6 +110,12 @@ def trainer_arguments(spec: dict, checkpoint_dir: Path, runtime: Runtime, bf16: 
     }
     if spec["trainer"] == "grpo":
         arguments["log_completions"] = runtime.log_completions
+        # TRL loads the frozen reference model itself, with these settings (the policy we pass
+        # already loaded): the compute dtype is enough for a model that is never updated.
+        arguments["model_init_kwargs"] = {
+            "dtype": "bfloat16" if bf16 else "float32",
+            "attn_implementation": attention_implementation(),
+        }
     return arguments
 
 
@@ -140,16 +159,42 @@ def build_trainer(spec: dict, model, processor, dataset, arguments: dict):
     )
 
 
-def load_base_model(base_model: str, bf16: bool):
-    """The base model (on the CPU; the trainer places it) and its processor."""
-    model = AutoModelForImageTextToText.from_pretrained(
+def prepare_trainer(
+    spec: dict,
+    base_model: str,
+    questions_path: str | Path,
+    dataset_dir: str | Path,
+    checkpoint_dir: str | Path,
+    runtime: Runtime = Runtime(),
+):
+    """(TRL trainer, processor) for a spec, ready to train: the base model loaded with float32
+    master weights, the training rows, the trainer's settings."""
+    bf16 = use_bf16(spec["precision"])
+    model, processor = load_model_and_processor(
         base_model,
-        dtype=torch.bfloat16 if bf16 else torch.float32,
+        device="cpu",  # the trainer places it
+        dtype=weights_dtype(spec, bf16),
         attn_implementation=attention_implementation(),
     )
-    processor = AutoProcessor.from_pretrained(base_model)
-    processor.tokenizer.padding_side = "left"
-    return model, processor
+    rows = training_rows(read_questions(questions_path), Path(dataset_dir), spec)
+    arguments = trainer_arguments(spec, Path(checkpoint_dir), runtime, bf16)
+    trainer = build_trainer(spec, model, processor, datasets.Dataset.from_list(rows), arguments)
+    return trainer, processor
+
+
+def dtypes_in_training(trainer) -> dict:
+    """The dtypes a training job ran with, for its record."""
+    trainable = [p.dtype for p in trainer.model.parameters() if p.requires_grad]
+    reference = getattr(trainer, "ref_model", None)
+    return {
+        "weights_dtype": _dtype_name(trainable[0]) if trainable else None,
+        "compute_dtype": "bfloat16" if trainer.args.bf16 else "float32",
+        "reference_dtype": _dtype_name(reference.dtype) if reference is not None else None,
+    }
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def train(
@@ -163,27 +208,32 @@ def train(
 ) -> Path:
     """Train as the spec says; resume from the last checkpoint; write the model atomically."""
     output_dir, checkpoint_dir = Path(output_dir), Path(checkpoint_dir)
-    bf16 = use_bf16(spec["precision"])
-    model, processor = load_base_model(base_model, bf16)
-    rows = training_rows(read_questions(questions_path), Path(dataset_dir), spec)
-    arguments = trainer_arguments(spec, checkpoint_dir, runtime, bf16)
-    trainer = build_trainer(spec, model, processor, datasets.Dataset.from_list(rows), arguments)
+    trainer, processor = prepare_trainer(
+        spec, base_model, questions_path, dataset_dir, checkpoint_dir, runtime
+    )
+    dtypes = dtypes_in_training(trainer)
+    print(f"training with {dtypes}", flush=True)
     resume_from = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
     if resume_from:
         print(f"resuming from {resume_from}", flush=True)
     trainer.train(resume_from_checkpoint=resume_from)
     if trainer.is_world_process_zero():
-        save_final_model(trainer, processor, spec, output_dir, resume_from)
+        save_final_model(trainer, processor, spec, output_dir, resume_from, dtypes)
         if not runtime.keep_checkpoints:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return output_dir
 
 
-def save_final_model(trainer, processor, spec: dict, output_dir: Path, resumed_from) -> None:
-    """Model (LoRA merged), processor, spec, record and step log; renamed into place at the end."""
+def save_final_model(
+    trainer, processor, spec: dict, output_dir: Path, resumed_from, dtypes: dict
+) -> None:
+    """Model (LoRA merged, in the compute dtype), processor, spec, record and step log; renamed
+    into place at the end."""
     model = trainer.model
     if spec["lora"] is not None:
         model = model.merge_and_unload()
+    saved_dtype = torch.bfloat16 if dtypes["compute_dtype"] == "bfloat16" else torch.float32
+    model = model.to(saved_dtype)  # a bf16 model is published in bf16, as Qwen2-VL is
     record = provenance(spec)
     record.update(
         resumed_from=str(resumed_from) if resumed_from else None,
@@ -192,6 +242,8 @@ def save_final_model(trainer, processor, spec: dict, output_dir: Path, resumed_f
         train_runtime_s=next(
             (e["train_runtime"] for e in trainer.state.log_history if "train_runtime" in e), None
         ),
+        **dtypes,
+        saved_dtype=_dtype_name(saved_dtype),
     )
     steps = [entry for entry in trainer.state.log_history if "train_runtime" not in entry]
     with folder_written_atomically(output_dir) as staging:

@@ -1,8 +1,9 @@
-# The base model: built offline for builtin:tiny-qwen2-vl and builtin:toy-qwen2-vl; hub names
-# and local paths need no rule.
+# The base model: built offline for builtin:tiny-qwen2-vl, builtin:toy-qwen2-vl and
+# builtin:qwen2-vl-2b-random; hub names and local paths need no rule.
 
 
 rule build_tiny_model:
+    """builtin:tiny-qwen2-vl: a tiny random Qwen2-VL built offline (clsrl.tiny_model)."""
     output:
         directory("results/base_model/tiny-qwen2-vl"),
     log:
@@ -15,6 +16,31 @@ rule build_tiny_model:
         version=STAGE_VERSIONS["base_model"],
         seed=config["tiny_model"]["seed"],
         image_pixels=config["tiny_model"]["image_pixels"],
+        shape="tiny",
+    script:
+        "../workflow_scripts/build_tiny_model.py"
+
+
+rule build_full_size_model:
+    """builtin:qwen2-vl-2b-random: Qwen2-VL-2B-Instruct's architecture with random weights, built
+    offline for rehearsals and GPU measurements (clsrl.tiny_model, shape qwen2-vl-2b).
+    """
+    output:
+        directory("results/base_model/qwen2-vl-2b-random"),
+    log:
+        "logs/build_full_size_model.log",
+    benchmark:
+        "benchmarks/build_full_size_model.tsv"
+    conda:
+        "../envs/clsrl.yaml"
+    resources:
+        mem_mb=16000,
+        runtime=30,
+    params:
+        version=STAGE_VERSIONS["base_model"],
+        seed=config["tiny_model"]["seed"],
+        image_pixels=None,
+        shape="qwen2-vl-2b",
     script:
         "../workflow_scripts/build_tiny_model.py"
 

@@ -11,12 +11,14 @@ from clsrl.tiny_model import (
     CHAT_TEMPLATE,
     DEFAULT_SYSTEM_PROMPT,
     IMAGE_PAD,
+    SHAPES,
     SPECIAL_TOKENS,
     build_config,
     build_model,
     build_tiny_model,
     build_tokenizer,
     main,
+    pad_vocabulary,
 )
 
 IMAGE_SIDE = 56
@@ -219,3 +221,62 @@ def test_command_line_builds_and_replaces(tmp_path, capsys):
     assert capsys.readouterr().out.split() == [str(output)] * 2
     assert (output / "config.json").is_file()
     assert not (output / "stale.txt").exists()
+
+
+# --- builtin:qwen2-vl-2b-random ------------------------------------------------------------------
+
+
+def test_the_full_size_shape_has_qwen2_vl_2b_instructs_parameter_count():
+    from transformers import Qwen2VLForConditionalGeneration
+
+    shape = SHAPES["qwen2-vl-2b"]
+    tokenizer = pad_vocabulary(build_tokenizer(), shape.vocab_size)
+    config = build_config(tokenizer, shape)
+    with torch.device("meta"):  # the architecture without allocating 2.2 B weights
+        model = Qwen2VLForConditionalGeneration(config)
+    # Qwen/Qwen2-VL-2B-Instruct: 2,208,985,600 parameters (tied input and output embeddings)
+    assert sum(p.numel() for p in model.parameters()) == 2_208_985_600
+    assert (config.text_config.hidden_size, config.text_config.num_hidden_layers) == (1536, 28)
+    assert (config.vision_config.depth, config.vision_config.embed_dim) == (32, 1280)
+    assert config.tie_word_embeddings
+
+
+def test_the_padded_tokenizer_decodes_every_id_of_the_full_vocabulary():
+    plain = build_tokenizer()
+    padded = pad_vocabulary(plain, SHAPES["qwen2-vl-2b"].vocab_size)
+    assert len(padded) == 151_936
+    assert padded.decode([151_935]).startswith(" fill")
+    text = "What type of object is in the photo?"
+    assert padded(text)["input_ids"] == plain(text)["input_ids"]  # encoding is unchanged
+    assert padded.convert_tokens_to_ids(IMAGE_PAD) == plain.convert_tokens_to_ids(IMAGE_PAD)
+
+
+@pytest.mark.fullsize
+def test_the_workflow_builds_the_full_size_model_offline(tmp_path):
+    """About a minute and 4.2 GB on disk: the rule, the builder and the saved checkpoint."""
+    import json
+    import math
+
+    import yaml
+    from safetensors import safe_open
+
+    from tests.conftest import run_snakemake
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"base_model": "builtin:qwen2-vl-2b-random"}))
+    run_snakemake(
+        tmp_path, "--cores", "2", "results/base_model/qwen2-vl-2b-random", configfile=config
+    )
+    model = tmp_path / "results/base_model/qwen2-vl-2b-random"
+    parameters = 0
+    with safe_open(model / "model.safetensors", framework="pt") as weights:
+        for name in weights.keys():
+            tensor = weights.get_slice(name)
+            parameters += math.prod(tensor.get_shape())
+            assert tensor.get_dtype() == "BF16"  # saved like the real checkpoint
+    assert parameters == 2_208_985_600
+    saved = json.loads((model / "config.json").read_text())
+    assert saved["architectures"] == ["Qwen2VLForConditionalGeneration"]
+    assert saved["text_config"]["vocab_size"] == 151_936
+    processor = AutoProcessor.from_pretrained(model)
+    assert len(processor.tokenizer) == 151_936

@@ -12,13 +12,22 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from clsrl import train as train_module
 from clsrl.config import validate_config
 from clsrl.datasets.canonical import load_dataset
 from clsrl.fewshot import few_shot_questions
 from clsrl.io import read_json
 from clsrl.modeling import load_model_and_processor
 from clsrl.questions import OptionSettings, write_questions
-from clsrl.train import LOG_HISTORY_FILE, RECORD_FILE, SPEC_FILE, Runtime, train
+from clsrl.train import (
+    LOG_HISTORY_FILE,
+    RECORD_FILE,
+    SPEC_FILE,
+    Runtime,
+    dtypes_in_training,
+    prepare_trainer,
+    train,
+)
 from clsrl.training_spec import training_spec
 
 FAST = {
@@ -161,3 +170,62 @@ def test_a_two_process_launch_trains_one_model(tiny_model_dir, colours_dir, ques
     assert done.returncode == 0, done.stderr[-3000:]
     record = read_json(out / RECORD_FILE)
     assert record["world_size"] == 2 and record["global_step"] == 2
+
+
+# --- precision: float32 master weights under bf16 compute -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("master", "learns"),
+    [
+        (torch.float32, True),  # what every job does
+        (torch.bfloat16, False),  # control: bf16 weights round updates of lr 1e-6 away
+    ],
+)
+def test_bf16_compute_learns_at_the_papers_rate_only_with_fp32_master_weights(
+    master, learns, monkeypatch, tiny_model_dir, colours_dir, questions, tmp_path
+):
+    monkeypatch.setattr(train_module, "MASTER_WEIGHTS_DTYPE", master)
+    spec = spec_for("sft", {"max_steps": 2, "precision": "bf16"}, learning_rate=1e-6)
+    trainer, _ = prepare_trainer(
+        spec, str(tiny_model_dir), questions, colours_dir, tmp_path / "checkpoints"
+    )
+    assert dtypes_in_training(trainer) == {
+        "weights_dtype": str(master).removeprefix("torch."),
+        "compute_dtype": "bfloat16",  # CPU autocast stands in for the GPU's here
+        "reference_dtype": None,
+    }
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    changed = sum(int((before[n] != after[n]).sum()) for n in before)
+    total = sum(p.numel() for p in before.values())
+    print(f"{master}: {changed} of {total} weights changed")
+    assert (changed > 0.9 * total) == learns
+    assert (changed < 0.1 * total) == (not learns)
+
+
+def test_grpo_keeps_fp32_master_weights_and_a_bf16_reference_model(
+    tiny_model_dir, colours_dir, questions, tmp_path
+):
+    spec = spec_for("no-thinking", {"max_steps": 1, "precision": "bf16"})
+    out = tmp_path / "model"
+    train(spec, str(tiny_model_dir), questions, colours_dir, out, tmp_path / "checkpoints")
+    record = read_json(out / RECORD_FILE)
+    assert (record["weights_dtype"], record["compute_dtype"]) == ("float32", "bfloat16")
+    assert record["reference_dtype"] == "bfloat16"  # frozen: the compute dtype is enough
+    assert record["saved_dtype"] == "bfloat16"
+    assert {t.dtype for t in weights(out).values()} == {torch.bfloat16}
+
+
+@pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed_zero3"])
+def test_multi_gpu_configs_load_and_leave_precision_to_the_spec(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from tests.conftest import ROOT
+
+    config = load_config_from_file(str(ROOT / "envs/accelerate" / f"{name}.yaml"))
+    # "no": TRL's bf16 flag (training.precision) decides; a "bf16" here would turn fp32 jobs bf16
+    assert config.mixed_precision == "no"
+    if name == "fsdp":  # resharding after forward would gather every layer per generated token
+        assert config.fsdp_config["fsdp_reshard_after_forward"] is False

@@ -72,6 +72,21 @@ def test_a_hub_name_or_local_model_needs_no_build_job(tmp_path):
         ({"evaluation": {"batch_sise": 2}}, "'evaluation.batch_sise' is not allowed"),  # typo
         ({"datasets": ["demo-colors"]}, "unknown dataset 'demo-colors'"),  # unknown dataset
         ({"evaluation": {"batch_size": "two"}}, "must be of type integer"),  # wrong type
+        (  # a TRL typo, which would otherwise fail inside a GPU job, hours later
+            {"training": {"trl": {"grpo": {"num_generation": 8}}}},
+            "'training.trl.grpo.num_generation' is not a setting of trl.GRPOConfig. Did you mean "
+            "'num_generations'",
+        ),
+        (  # the same inside a method variant
+            {
+                "methods": ["zero-shot", "nt8"],
+                "method_variants": {
+                    "nt8": {"extends": "no-thinking", "trl": {"num_generation": 8}}
+                },
+            },
+            "'method_variants.nt8.trl.num_generation' is not a setting of trl.GRPOConfig. Did you "
+            "mean 'num_generations'",
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, bad, fragment):

@@ -1,4 +1,4 @@
-"""Build the offline tiny Qwen2-VL (rule build_tiny_model)."""
+"""Build a random Qwen2-VL offline (rules build_tiny_model, build_full_size_model)."""
 
 from clsrl.datasets.demo import demo_texts
 from clsrl.tiny_model import build_tiny_model
@@ -12,4 +12,5 @@ with job_log(sm.log[0]):
         corpus=demo_texts(),
         image_min_pixels=sm.params.image_pixels,
         image_max_pixels=sm.params.image_pixels,
+        shape=sm.params.shape,
     )

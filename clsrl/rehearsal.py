@@ -1,0 +1,381 @@
+"""A scale rehearsal: one GRPO step, one SFT step and one evaluation batch at the real sizes.
+
+    python -m clsrl.rehearsal OUT_DIR                       # CPU: a narrow model, real geometry
+    python -m clsrl.rehearsal OUT_DIR --model builtin:qwen2-vl-2b-random --precision bf16 \\
+        --completions 64 --completion-length 256            # a GPU: the full-size model
+
+Tests run a tiny model on tiny images with short answers; the study runs Qwen2-VL-2B on 384x384
+images (hundreds of image tokens), with option lists of 100 class names and completions of up to
+1,024 tokens. Truncation, image-token or position bugs that appear only there would first show on
+a cluster. This runs the real code paths (`clsrl.train.prepare_trainer`, TRL's trainers,
+`clsrl.evaluate.evaluate_questions`) on:
+
+- a generated 1,000-class dataset whose class names have ImageNet's lengths, so every question
+  lists 100 names (the cap) of real length, with 384x384 images;
+- a model that never stops early (`min_new_tokens`), so every completion reaches its maximum.
+
+It checks, and records in OUT_DIR/rehearsal.json: that no prompt is truncated (the whole option
+list reaches the model), that the image-token count equals the processor's (image grid / merge^2),
+that completions reach their full length; and the prompt and completion lengths, seconds per
+step, peak host and GPU memory, and how many weights the GRPO step changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from clsrl.config import validate_config
+from clsrl.datasets.canonical import CanonicalDataset, write_dataset
+from clsrl.evaluate import EvalSettings, evaluate_questions
+from clsrl.fewshot import few_shot_questions
+from clsrl.inference import TransformersGenerator, load_image, user_message
+from clsrl.io import write_json
+from clsrl.modeling import load_model_and_processor
+from clsrl.prompts import render_prompt
+from clsrl.questions import OptionSettings, make_questions, write_questions
+from clsrl.rewards import REWARDS, completion_text
+from clsrl.tiny_model import build_tiny_model
+from clsrl.train import Runtime, dtypes_in_training, prepare_trainer
+from clsrl.training_spec import training_spec
+
+CLASSES = 1000  # ImageNet's count: 0.4 x 1000 = 400 options, capped at 100
+IMAGE_SIDE = 384  # the paper's resize
+SOURCE_SIDE = 64  # generated images are small; the pipeline resizes them to IMAGE_SIDE
+QUESTION = "What type of object is in the photo?"
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "te", "vi", "do", "pa", "gre", "tor", "bin")
+# Words per ImageNet class name (CoOp's classnames.txt): about 45% one, 40% two, 15% three.
+WORDS_PER_NAME = {1: 0.45, 2: 0.40, 3: 0.15}
+FULL_SIZE_MODEL = "builtin:qwen2-vl-2b-random"
+NOISE_REWARD = "rehearsal_noise"
+
+
+def rehearsal_noise(completions, **kwargs) -> list[float]:
+    """A reward that varies from completion to completion (a hash of its text), added to the
+    method's own: a random model earns no real reward, and without varying rewards GRPO computes
+    no gradient, so the rehearsal could not show that a step changes the weights."""
+    texts = [completion_text(c) for c in completions]
+    return [zlib.crc32(text.encode()) % 1000 / 1000 for text in texts]
+
+
+def class_names(count: int, seed: int = 0) -> list[str]:
+    """`count` distinct class names with ImageNet's word counts and word lengths (2-4 syllables).
+
+    >>> names = class_names(1000)
+    >>> len(set(names)), 10 < sum(map(len, names)) / len(names) < 20
+    (1000, True)
+    """
+    rng = random.Random(f"rehearsal-classes:{seed}")
+    names: list[str] = []
+    while len(names) < count:
+        words = rng.choices(list(WORDS_PER_NAME), weights=list(WORDS_PER_NAME.values()))[0]
+        name = " ".join("".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(words))
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def write_rehearsal_dataset(root: Path, classes: int = CLASSES) -> CanonicalDataset:
+    """A canonical dataset of `classes` classes, one train and one test image each (noise)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for split in ("train", "test"):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        for label in range(classes):
+            image = f"images/{split}/{label:04d}.png"
+            pixels = rng.integers(0, 256, size=(SOURCE_SIDE, SOURCE_SIDE, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / image)
+            rows.append({"image": image, "label": label, "split": split})
+    return write_dataset(
+        root,
+        name="rehearsal",
+        question=QUESTION,
+        classnames=class_names(classes),
+        items=rows,
+        source="clsrl.rehearsal: generated noise images, ImageNet-length class names",
+    )
+
+
+def prompt_geometry(processor, question: dict, dataset_root: Path, style: str) -> dict:
+    """Token counts of one question's full prompt as the processor builds it."""
+    image = load_image(dataset_root / question["image"], IMAGE_SIDE)
+    text = processor.apply_chat_template(
+        user_message(render_prompt(style, question["problem"])),
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    inputs = processor(text=[text], images=[image], return_tensors="pt")
+    merge = processor.image_processor.merge_size
+    image_token = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
+    return {
+        "prompt_tokens": int(inputs["input_ids"].shape[1]),
+        "image_tokens": int((inputs["input_ids"] == image_token).sum()),
+        "image_tokens_expected": int(inputs["image_grid_thw"].prod() // merge**2),
+        "image_grid_thw": inputs["image_grid_thw"][0].tolist(),
+        "options": len(question["options"]),
+        "problem_chars": len(question["problem"]),
+    }
+
+
+class PeakMemory:
+    """Peak host RSS (whole process, MB) and peak GPU memory of a phase (MB, None on CPU)."""
+
+    def __enter__(self):
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = round(time.perf_counter() - self.started, 2)
+        self.host_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        self.gpu_mb = (
+            round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else None
+        )
+
+    def record(self) -> dict:
+        return {"seconds": self.seconds, "peak_host_mb": self.host_mb, "peak_gpu_mb": self.gpu_mb}
+
+
+def rehearsal_config(
+    base_model: str, trainer: str, precision: str, completions: int, per_device: int, length: int
+) -> dict:
+    """The paper's config with the rehearsal's sizes: one optimizer step, full-length answers."""
+    return validate_config(
+        {
+            "datasets": ["demo-colours"],  # a placeholder: the rehearsal's own dataset is used
+            "methods": ["cls-rl" if trainer == "grpo" else "sft"],
+            "base_model": base_model,
+            "images": {"resize": IMAGE_SIDE},
+            "training": {
+                "max_steps": 1,
+                "precision": precision,
+                "grpo_completions_per_step": completions,
+                "grpo_completions_per_device": per_device,
+                "sft_examples_per_step": per_device,
+                "sft_examples_per_device": per_device,
+                "trl": {
+                    "grpo": {
+                        "max_completion_length": length,
+                        # a model that never stops early: every completion is full length
+                        "generation_kwargs": {"min_new_tokens": length},
+                    }
+                },
+            },
+        }
+    )
+
+
+def changed_weights(before: dict[str, torch.Tensor], model) -> tuple[int, int]:
+    """(weights that differ from `before`, all weights) of a model's parameters."""
+    changed = total = 0
+    for name, parameter in model.named_parameters():
+        if name in before:
+            changed += int((before[name] != parameter.detach().cpu()).sum())
+            total += parameter.numel()
+    return changed, total
+
+
+def grpo_step(model: str, root: Path, data: dict, options: argparse.Namespace) -> dict:
+    """One GRPO optimizer step of CLS-RL (thinking prompts) with the reference model on."""
+    config = rehearsal_config(
+        model, "grpo", options.precision, options.completions, options.per_device,
+        options.completion_length,
+    )  # fmt: skip
+    spec = training_spec(config, "cls-rl", "rehearsal", shots=1, seed=1)
+    REWARDS[NOISE_REWARD] = rehearsal_noise
+    spec["rewards"] = [*spec["rewards"], NOISE_REWARD]
+    prompts = options.completions // spec["trl"]["num_generations"]
+    questions = root / "grpo.jsonl"
+    write_questions(questions, data["train"][:prompts])
+    runtime = Runtime(save_steps=10_000)
+    trainer, processor = prepare_trainer(
+        spec, model, questions, data["dataset"].root, root / "grpo-checkpoints", runtime
+    )
+    before = {n: p.detach().cpu().clone() for n, p in trainer.model.named_parameters()}
+    spy = GenerateSpy(trainer.model, trainer.model.config.image_token_id)
+    with PeakMemory() as memory:
+        trainer.train()
+    logged = next(e for e in trainer.state.log_history if "completions/mean_length" in e)
+    changed, total = changed_weights(before, trainer.model)
+    return {
+        **expected_prompts(processor, data["train"][:prompts], data["dataset"].root, "thinking"),
+        **spy.record(),
+        "completions": options.completions,
+        "completion_tokens_mean": logged["completions/mean_length"],
+        "completion_tokens_min": logged["completions/min_length"],
+        "completion_tokens_max_allowed": spec["trl"]["max_completion_length"],
+        **memory.record(),
+        "weights_changed": changed,
+        "weights": total,
+        **dtypes_in_training(trainer),
+    }
+
+
+class GenerateSpy:
+    """Wraps a model's `generate` to record, per call, each row's prompt length (unpadded), its
+    image tokens, the new tokens and the seconds taken (TRL logs the step, not generation)."""
+
+    def __init__(self, model, image_token_id: int):
+        self.image_token_id = image_token_id
+        self.prompt_tokens: list[int] = []
+        self.image_tokens: list[int] = []
+        self.new_tokens: list[int] = []
+        self.seconds: list[float] = []
+        self.original = model.generate
+        model.generate = self
+
+    def __call__(self, *args, **kwargs):
+        input_ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
+        self.prompt_tokens += mask.sum(dim=1).tolist()
+        self.image_tokens += (input_ids == self.image_token_id).sum(dim=1).tolist()
+        _synchronize()
+        started = time.perf_counter()
+        output = self.original(*args, **kwargs)
+        _synchronize()
+        self.seconds.append(time.perf_counter() - started)
+        self.new_tokens.append(int(output.shape[1] - input_ids.shape[1]))
+        return output
+
+    def record(self) -> dict:
+        return {
+            "prompt_tokens_at_generate": sorted(set(self.prompt_tokens)),
+            "image_tokens_at_generate": sorted(set(self.image_tokens)),
+            "new_tokens": self.new_tokens,
+            "generate_seconds": round(sum(self.seconds), 2),
+        }
+
+
+def _synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def expected_prompts(processor, questions: list[dict], dataset_root: Path, style: str) -> dict:
+    """The processor's full prompt and image-token counts of each question (sorted, distinct)."""
+    geometry = [prompt_geometry(processor, q, dataset_root, style) for q in questions]
+    return {
+        "prompt_tokens_expected": sorted({g["prompt_tokens"] for g in geometry}),
+        "image_tokens_expected": sorted({g["image_tokens_expected"] for g in geometry}),
+        "image_grid_thw": geometry[0]["image_grid_thw"],
+        "options": geometry[0]["options"],
+        "problem_chars": geometry[0]["problem_chars"],
+    }
+
+
+def sft_step(model: str, root: Path, data: dict, options: argparse.Namespace) -> dict:
+    """One SFT optimizer step (No-Thinking prompts, the class name as target)."""
+    config = rehearsal_config(
+        model, "sft", options.precision, options.completions, options.per_device,
+        options.completion_length,
+    )  # fmt: skip
+    spec = training_spec(config, "sft", "rehearsal", shots=1, seed=1)
+    questions = root / "sft.jsonl"
+    write_questions(questions, data["train"][: options.per_device])
+    trainer, processor = prepare_trainer(
+        spec, model, questions, data["dataset"].root, root / "sft-checkpoints"
+    )
+    batch = next(iter(trainer.get_train_dataloader()))
+    chosen = data["train"][: options.per_device]
+    answer_tokens = [len(processor.tokenizer(q["classname"])["input_ids"]) for q in chosen]
+    image_token = trainer.model.config.image_token_id
+    with PeakMemory() as memory:
+        trainer.train()
+    return {
+        **expected_prompts(processor, chosen, data["dataset"].root, "no-thinking"),
+        "row_tokens": batch["attention_mask"].sum(dim=1).tolist(),
+        "row_image_tokens": (batch["input_ids"] == image_token).sum(dim=1).tolist(),
+        "row_answer_tokens": (batch["labels"] != -100).sum(dim=1).tolist(),
+        "answer_tokens_expected": answer_tokens,
+        **memory.record(),
+    }
+
+
+def evaluation_batch(model: str, data: dict, options: argparse.Namespace) -> dict:
+    """One batch of greedy thinking-style answers of `completion_length` tokens."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = "bfloat16" if options.precision == "bf16" else "float32"
+    loaded, processor = load_model_and_processor(model, device=device, dtype=dtype)
+    loaded.generation_config.min_new_tokens = options.completion_length
+    spy = GenerateSpy(loaded, loaded.config.image_token_id)
+    settings = EvalSettings(
+        style="thinking",
+        batch_size=options.eval_batch,
+        max_new_tokens=options.completion_length,
+        image_resize=IMAGE_SIDE,
+    )
+    questions = data["test"][: options.eval_batch]
+    with PeakMemory() as memory:
+        _, metrics = evaluate_questions(
+            TransformersGenerator(loaded, processor), questions, data["dataset"].root, settings
+        )
+    return {
+        **expected_prompts(processor, questions, data["dataset"].root, "thinking"),
+        **spy.record(),
+        "batch": len(questions),
+        "images_per_second": metrics["images_per_second"],
+        **memory.record(),
+    }
+
+
+def rehearse(out_dir: Path, options: argparse.Namespace) -> dict:
+    """Run the three phases; write and return the record."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = options.model
+    if model is None:
+        model = str(build_tiny_model(out_dir / "model", shape="rehearsal"))
+    elif model == FULL_SIZE_MODEL:
+        model = str(build_tiny_model(out_dir / "model", shape="qwen2-vl-2b"))
+    dataset = write_rehearsal_dataset(out_dir / "data")
+    settings = OptionSettings(ratio=0.4)
+    data = {
+        "dataset": dataset,
+        "train": few_shot_questions(dataset, 1, 1, settings),
+        "test": make_questions(dataset, "test", settings),
+    }
+    record = {
+        "model": options.model or "narrow (clsrl.tiny_model shape 'rehearsal')",
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "precision": options.precision,
+        "grpo": grpo_step(model, out_dir, data, options),
+        "sft": sft_step(model, out_dir, data, options),
+        "evaluation": evaluation_batch(model, data, options),
+    }
+    write_json(out_dir / "rehearsal.json", record)
+    return record
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Path, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("out_dir", type=Path, help="where the model, data and record go")
+    parser.add_argument(
+        "--model", help=f"a model folder or {FULL_SIZE_MODEL} (default: a narrow model, built)"
+    )
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
+    parser.add_argument("--completions", type=int, default=4, help="GRPO completions per step")
+    parser.add_argument("--per-device", type=int, default=2, help="completions per micro-step")
+    parser.add_argument("--completion-length", type=int, default=1024, help="tokens per answer")
+    parser.add_argument("--eval-batch", type=int, default=2, help="images per evaluation batch")
+    options = parser.parse_args(argv)
+    return options.out_dir, options
+
+
+def main(argv: list[str] | None = None) -> None:
+    out_dir, options = parse_args(argv)
+    print(json.dumps(rehearse(out_dir, options), indent=2))
+
+
+if __name__ == "__main__":
+    main()
