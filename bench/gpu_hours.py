@@ -6,7 +6,9 @@
 Runs `snakemake --dry-run --profile slurm` in a scratch folder (nothing is built), reads each
 planned job's rule, wildcards and resolved resources (first attempt) from its output, and sums
 GPU-hours as jobs x requested GPUs x requested runtime: an upper bound, since runtimes are the
-requests of clsrl/resources.py, with their safety margin.
+requests of clsrl/resources.py, with their safety margin. A second table gives the GPU-hours of
+every method and stage under both cost models of clsrl/resources.py: the fallback from the
+paper's timings, and the one measured by bench/gpu_check.py where a GPU run wrote it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+
+import yaml
+
+from clsrl.config import validate_config
+from clsrl.methods import resolve_methods
+from clsrl.resources import FALLBACK, cost_model, eval_resources, train_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
@@ -95,6 +103,67 @@ def gpu_hours(rows: list[dict]) -> float:
     return sum(row["gpu"] * row["runtime"] / 60 for row in rows)
 
 
+def wildcards_of(job: dict) -> dict[str, str]:
+    """A job's wildcards as a dict.
+
+    >>> wildcards_of({"wildcards": "method=sft, view=EuroSAT, shots=4"})
+    {'method': 'sft', 'view': 'EuroSAT', 'shots': '4'}
+    """
+    pairs = (item.split("=", 1) for item in job["wildcards"].split(", ") if "=" in item)
+    return {key: value for key, value in pairs}
+
+
+def job_gpu_hours(job: dict, config: dict, model) -> tuple[str, str, float] | None:
+    """(stage, method, GPU-hours) of a training or evaluation job under a cost model."""
+    wildcards = wildcards_of(job)
+    methods = resolve_methods(config["method_variants"])
+    if job["rule"] == "train":
+        method = wildcards["method"]
+        shots = int(wildcards["shots"])
+        asked = train_resources(config, method, wildcards["view"], shots, model=model)
+        stage = "train"
+    elif job["rule"] in ("evaluate_trained", "evaluate_zero_shot"):
+        method = wildcards.get("method", "zero-shot")
+        style = wildcards.get("style") or methods[method].prompt_style
+        asked = eval_resources(config, style, wildcards["target"], model=model)
+        stage = "evaluate"
+    else:
+        return None
+    return stage, method, asked["gpu"] * asked["runtime"] / 60
+
+
+def by_method(jobs: list[dict], config: dict) -> str:
+    """GPU-hours per stage and method under the fallback and (where written) measured models."""
+    models = {"fallback": FALLBACK}
+    if cost_model() is not FALLBACK:
+        models["measured"] = cost_model()
+    sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for job in jobs:
+        for name, model in models.items():
+            found = job_gpu_hours(job, config, model)
+            if found:
+                sums[found[:2]][name] += found[2]
+        found = job_gpu_hours(job, config, FALLBACK)
+        if found:
+            counts[found[:2]] += 1
+    names = list(models)
+    lines = [
+        "| stage | method | jobs | " + " | ".join(f"GPU-hours, {n}" for n in names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    totals = defaultdict(float)
+    for key in sorted(sums):
+        for name in names:
+            totals[name] += sums[key][name]
+        cells = " | ".join(f"{sums[key][name]:,.0f}" for name in names)
+        lines.append(f"| {key[0]} | {key[1]} | {counts[key]} | {cells} |")
+    cells = " | ".join(f"**{totals[name]:,.0f}**" for name in names)
+    lines.append(f"| **total** | | {sum(counts.values())} | {cells} |")
+    sources = "; ".join(model.source for model in models.values())
+    return "\n".join(lines) + f"\n\nCost models: {sources}."
+
+
 def local_rule_names() -> set[str]:
     """The rules that run where snakemake runs (the `localrules:` of rules/resources.smk)."""
     text = (ROOT / "rules" / "resources.smk").read_text()
@@ -118,6 +187,9 @@ def main(argv: list[str] | None = None) -> None:
             writer.writeheader()
             writer.writerows(jobs)
     print(summary(jobs, local_rules))
+    config = validate_config(yaml.safe_load(args.configfile.read_text()) or {})
+    print(f"\nRequests above: {cost_model().source}.\n")
+    print(by_method(jobs, config))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ a cluster. This runs the real code paths (`clsrl.train.prepare_trainer`, TRL's t
 It checks, and records in OUT_DIR/rehearsal.json: that no prompt is truncated (the whole option
 list reaches the model), that the image-token count equals the processor's (image grid / merge^2),
 that completions reach their full length; and the prompt and completion lengths, seconds per
-step, peak host and GPU memory, and how many weights the GRPO step changed.
+step, peak host and GPU memory, and how many weights the GRPO step changed. `bench/gpu_check.py`
+times the same phases at several sizes on a GPU.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ import argparse
 import json
 import random
 import resource
+import statistics
 import time
 import zlib
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from transformers import TrainerCallback
 
 from clsrl.config import validate_config
 from clsrl.datasets.canonical import CanonicalDataset, write_dataset
@@ -57,14 +61,22 @@ SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "te", "vi", "do", "pa", "gre", 
 WORDS_PER_NAME = {1: 0.45, 2: 0.40, 3: 0.15}
 FULL_SIZE_MODEL = "builtin:qwen2-vl-2b-random"
 NOISE_REWARD = "rehearsal_noise"
+STYLE_OF = {"cls-rl": "thinking", "no-thinking": "no-thinking", "sft": "no-thinking"}
 
 
-def rehearsal_noise(completions, **kwargs) -> list[float]:
-    """A reward that varies from completion to completion (a hash of its text), added to the
-    method's own: a random model earns no real reward, and without varying rewards GRPO computes
-    no gradient, so the rehearsal could not show that a step changes the weights."""
-    texts = [completion_text(c) for c in completions]
-    return [zlib.crc32(text.encode()) % 1000 / 1000 for text in texts]
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each phase does; the defaults are the CPU rehearsal's."""
+
+    precision: str = "auto"
+    completions: int = 4  # GRPO completions per optimizer step
+    per_device: int = 2  # GRPO completions or SFT examples per micro-step
+    completion_length: int = 1024  # GRPO completion tokens: the model never stops early
+    sft_examples: int = 2  # SFT examples per optimizer step
+    eval_batch: int = 2
+    eval_tokens: int = 1024
+    steps: int = 1  # optimizer steps per training phase
+    gradient_checkpointing: bool = False
 
 
 def class_names(count: int, seed: int = 0) -> list[str]:
@@ -105,6 +117,17 @@ def write_rehearsal_dataset(root: Path, classes: int = CLASSES) -> CanonicalData
     )
 
 
+def rehearsal_data(root: Path) -> dict:
+    """The rehearsal dataset with its training (1 shot) and test questions, 100 options each."""
+    dataset = write_rehearsal_dataset(root)
+    settings = OptionSettings(ratio=0.4)
+    return {
+        "dataset": dataset,
+        "train": few_shot_questions(dataset, 1, 1, settings),
+        "test": make_questions(dataset, "test", settings),
+    }
+
+
 def prompt_geometry(processor, question: dict, dataset_root: Path, style: str) -> dict:
     """Token counts of one question's full prompt as the processor builds it."""
     image = load_image(dataset_root / question["image"], IMAGE_SIDE)
@@ -126,8 +149,28 @@ def prompt_geometry(processor, question: dict, dataset_root: Path, style: str) -
     }
 
 
+def expected_prompts(processor, questions: list[dict], dataset_root: Path, style: str) -> dict:
+    """The processor's full prompt and image-token counts of each question (sorted, distinct)."""
+    geometry = [prompt_geometry(processor, q, dataset_root, style) for q in questions]
+    return {
+        "prompt_tokens_expected": sorted({g["prompt_tokens"] for g in geometry}),
+        "image_tokens_expected": sorted({g["image_tokens_expected"] for g in geometry}),
+        "image_grid_thw": geometry[0]["image_grid_thw"],
+        "options": geometry[0]["options"],
+        "problem_chars": geometry[0]["problem_chars"],
+    }
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+def _synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 class PeakMemory:
-    """Peak host RSS (whole process, MB) and peak GPU memory of a phase (MB, None on CPU)."""
+    """Seconds, peak host RSS (whole process so far, MB) and peak GPU memory of a phase (MB)."""
 
     def __enter__(self):
         if torch.cuda.is_available():
@@ -136,7 +179,8 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc):
-        self.seconds = round(time.perf_counter() - self.started, 2)
+        _synchronize()
+        self.seconds = round(time.perf_counter() - self.started, 3)
         self.host_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         self.gpu_mb = (
             round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else None
@@ -144,81 +188,6 @@ class PeakMemory:
 
     def record(self) -> dict:
         return {"seconds": self.seconds, "peak_host_mb": self.host_mb, "peak_gpu_mb": self.gpu_mb}
-
-
-def rehearsal_config(
-    base_model: str, trainer: str, precision: str, completions: int, per_device: int, length: int
-) -> dict:
-    """The paper's config with the rehearsal's sizes: one optimizer step, full-length answers."""
-    return validate_config(
-        {
-            "datasets": ["demo-colours"],  # a placeholder: the rehearsal's own dataset is used
-            "methods": ["cls-rl" if trainer == "grpo" else "sft"],
-            "base_model": base_model,
-            "images": {"resize": IMAGE_SIDE},
-            "training": {
-                "max_steps": 1,
-                "precision": precision,
-                "grpo_completions_per_step": completions,
-                "grpo_completions_per_device": per_device,
-                "sft_examples_per_step": per_device,
-                "sft_examples_per_device": per_device,
-                "trl": {
-                    "grpo": {
-                        "max_completion_length": length,
-                        # a model that never stops early: every completion is full length
-                        "generation_kwargs": {"min_new_tokens": length},
-                    }
-                },
-            },
-        }
-    )
-
-
-def changed_weights(before: dict[str, torch.Tensor], model) -> tuple[int, int]:
-    """(weights that differ from `before`, all weights) of a model's parameters."""
-    changed = total = 0
-    for name, parameter in model.named_parameters():
-        if name in before:
-            changed += int((before[name] != parameter.detach().cpu()).sum())
-            total += parameter.numel()
-    return changed, total
-
-
-def grpo_step(model: str, root: Path, data: dict, options: argparse.Namespace) -> dict:
-    """One GRPO optimizer step of CLS-RL (thinking prompts) with the reference model on."""
-    config = rehearsal_config(
-        model, "grpo", options.precision, options.completions, options.per_device,
-        options.completion_length,
-    )  # fmt: skip
-    spec = training_spec(config, "cls-rl", "rehearsal", shots=1, seed=1)
-    REWARDS[NOISE_REWARD] = rehearsal_noise
-    spec["rewards"] = [*spec["rewards"], NOISE_REWARD]
-    prompts = options.completions // spec["trl"]["num_generations"]
-    questions = root / "grpo.jsonl"
-    write_questions(questions, data["train"][:prompts])
-    runtime = Runtime(save_steps=10_000)
-    trainer, processor = prepare_trainer(
-        spec, model, questions, data["dataset"].root, root / "grpo-checkpoints", runtime
-    )
-    before = {n: p.detach().cpu().clone() for n, p in trainer.model.named_parameters()}
-    spy = GenerateSpy(trainer.model, trainer.model.config.image_token_id)
-    with PeakMemory() as memory:
-        trainer.train()
-    logged = next(e for e in trainer.state.log_history if "completions/mean_length" in e)
-    changed, total = changed_weights(before, trainer.model)
-    return {
-        **expected_prompts(processor, data["train"][:prompts], data["dataset"].root, "thinking"),
-        **spy.record(),
-        "completions": options.completions,
-        "completion_tokens_mean": logged["completions/mean_length"],
-        "completion_tokens_min": logged["completions/min_length"],
-        "completion_tokens_max_allowed": spec["trl"]["max_completion_length"],
-        **memory.record(),
-        "weights_changed": changed,
-        "weights": total,
-        **dtypes_in_training(trainer),
-    }
 
 
 class GenerateSpy:
@@ -251,111 +220,217 @@ class GenerateSpy:
             "prompt_tokens_at_generate": sorted(set(self.prompt_tokens)),
             "image_tokens_at_generate": sorted(set(self.image_tokens)),
             "new_tokens": self.new_tokens,
-            "generate_seconds": round(sum(self.seconds), 2),
+            "generate_seconds": [round(s, 3) for s in self.seconds],
         }
 
 
-def _synchronize() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+class StepTimer(TrainerCallback):
+    """Wall seconds of each optimizer step (generation included for GRPO)."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        _synchronize()
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        _synchronize()
+        self.seconds.append(round(time.perf_counter() - self.started, 3))
 
 
-def expected_prompts(processor, questions: list[dict], dataset_root: Path, style: str) -> dict:
-    """The processor's full prompt and image-token counts of each question (sorted, distinct)."""
-    geometry = [prompt_geometry(processor, q, dataset_root, style) for q in questions]
+def steady(seconds: list[float]) -> float:
+    """The typical step: the median after the first (warm-up) step when there are several."""
+    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+
+
+# --- the phases ----------------------------------------------------------------------------------
+
+
+def rehearsal_noise(completions, **kwargs) -> list[float]:
+    """A reward that varies from completion to completion (a hash of its text), added to the
+    method's own: a random model earns no real reward, and without varying rewards GRPO computes
+    no gradient, so the rehearsal could not show that a step changes the weights."""
+    texts = [completion_text(c) for c in completions]
+    return [zlib.crc32(text.encode()) % 1000 / 1000 for text in texts]
+
+
+def training_config(base_model: str, method: str, sizes: Sizes, length: int) -> dict:
+    """The paper's config with the phase's sizes: full-length answers, a few steps."""
+    return validate_config(
+        {
+            "datasets": ["demo-colours"],  # a placeholder: the rehearsal's own dataset is used
+            "methods": [method],
+            "base_model": base_model,
+            "images": {"resize": IMAGE_SIDE},
+            "training": {
+                "max_steps": sizes.steps,
+                "precision": sizes.precision,
+                "gradient_checkpointing": sizes.gradient_checkpointing,
+                "grpo_completions_per_step": sizes.completions,
+                "grpo_completions_per_device": sizes.per_device,
+                "sft_examples_per_step": sizes.sft_examples,
+                "sft_examples_per_device": min(sizes.per_device, sizes.sft_examples),
+                "trl": {
+                    "grpo": {
+                        "max_completion_length": length,
+                        # a model that never stops early: every completion is full length
+                        "generation_kwargs": {"min_new_tokens": length},
+                    }
+                },
+            },
+        }
+    )
+
+
+def changed_weights(before: dict[str, torch.Tensor], model) -> tuple[int, int]:
+    """(weights that differ from `before`, all weights) of a model's parameters."""
+    changed = total = 0
+    for name, parameter in model.named_parameters():
+        if name in before:
+            changed += int((before[name] != parameter.detach().cpu()).sum())
+            total += parameter.numel()
+    return changed, total
+
+
+def run_grpo(
+    model: str, root: Path, data: dict, sizes: Sizes, method: str = "cls-rl", length=None
+) -> dict:
+    """`sizes.steps` GRPO optimizer steps of a method, with the reference model on."""
+    length = length or sizes.completion_length
+    spec = training_spec(training_config(model, method, sizes, length), method, "r", 1, 1)
+    REWARDS[NOISE_REWARD] = rehearsal_noise
+    spec["rewards"] = [*spec["rewards"], NOISE_REWARD]
+    prompts = sizes.completions // spec["trl"]["num_generations"] * sizes.steps
+    questions = root / f"grpo-{method}.jsonl"
+    write_questions(questions, data["train"][:prompts])
+    checkpoints = root / f"grpo-{method}-checkpoints"
+    trainer, processor = prepare_trainer(
+        spec, model, questions, data["dataset"].root, checkpoints, Runtime(save_steps=10_000)
+    )
+    before = {n: p.detach().cpu().clone() for n, p in trainer.model.named_parameters()}
+    spy = GenerateSpy(trainer.model, trainer.model.config.image_token_id)
+    timer = StepTimer()
+    trainer.add_callback(timer)
+    with PeakMemory() as memory:
+        trainer.train()
+    logged = [e for e in trainer.state.log_history if "completions/mean_length" in e]
+    changed, total = changed_weights(before, trainer.model)
+    style = STYLE_OF[method]
     return {
-        "prompt_tokens_expected": sorted({g["prompt_tokens"] for g in geometry}),
-        "image_tokens_expected": sorted({g["image_tokens_expected"] for g in geometry}),
-        "image_grid_thw": geometry[0]["image_grid_thw"],
-        "options": geometry[0]["options"],
-        "problem_chars": geometry[0]["problem_chars"],
+        **expected_prompts(processor, data["train"][:prompts], data["dataset"].root, style),
+        **spy.record(),
+        "completions": sizes.completions,
+        "completion_tokens_mean": min(e["completions/mean_length"] for e in logged),
+        "completion_tokens_min": min(e["completions/min_length"] for e in logged),
+        "completion_tokens_max_allowed": spec["trl"]["max_completion_length"],
+        "step_seconds": timer.seconds,
+        "gradient_checkpointing": sizes.gradient_checkpointing,
+        **memory.record(),
+        "weights_changed": changed,
+        "weights": total,
+        **dtypes_in_training(trainer),
     }
 
 
-def sft_step(model: str, root: Path, data: dict, options: argparse.Namespace) -> dict:
-    """One SFT optimizer step (No-Thinking prompts, the class name as target)."""
-    config = rehearsal_config(
-        model, "sft", options.precision, options.completions, options.per_device,
-        options.completion_length,
-    )  # fmt: skip
-    spec = training_spec(config, "sft", "rehearsal", shots=1, seed=1)
+def run_sft(model: str, root: Path, data: dict, sizes: Sizes) -> dict:
+    """`sizes.steps` SFT optimizer steps (No-Thinking prompts, the class name as target)."""
+    spec = training_spec(training_config(model, "sft", sizes, 1), "sft", "r", 1, 1)
+    chosen = data["train"][: sizes.sft_examples * sizes.steps]
     questions = root / "sft.jsonl"
-    write_questions(questions, data["train"][: options.per_device])
+    write_questions(questions, chosen)
     trainer, processor = prepare_trainer(
         spec, model, questions, data["dataset"].root, root / "sft-checkpoints"
     )
     batch = next(iter(trainer.get_train_dataloader()))
-    chosen = data["train"][: options.per_device]
+    rows = len(batch["input_ids"])
     answer_tokens = [len(processor.tokenizer(q["classname"])["input_ids"]) for q in chosen]
     image_token = trainer.model.config.image_token_id
+    timer = StepTimer()
+    trainer.add_callback(timer)
     with PeakMemory() as memory:
         trainer.train()
     return {
-        **expected_prompts(processor, chosen, data["dataset"].root, "no-thinking"),
+        **expected_prompts(processor, chosen[:rows], data["dataset"].root, "no-thinking"),
         "row_tokens": batch["attention_mask"].sum(dim=1).tolist(),
         "row_image_tokens": (batch["input_ids"] == image_token).sum(dim=1).tolist(),
         "row_answer_tokens": (batch["labels"] != -100).sum(dim=1).tolist(),
-        "answer_tokens_expected": answer_tokens,
+        "answer_tokens_expected": answer_tokens[:rows],
+        "examples_per_step": sizes.sft_examples,
+        "step_seconds": timer.seconds,
         **memory.record(),
     }
 
 
-def evaluation_batch(model: str, data: dict, options: argparse.Namespace) -> dict:
-    """One batch of greedy thinking-style answers of `completion_length` tokens."""
+def load_for_evaluation(model: str, precision: str):
+    """(model, processor) on the GPU where there is one, in the compute dtype."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = "bfloat16" if options.precision == "bf16" else "float32"
-    loaded, processor = load_model_and_processor(model, device=device, dtype=dtype)
-    loaded.generation_config.min_new_tokens = options.completion_length
+    dtype = "bfloat16" if precision == "bf16" else "float32"
+    return load_model_and_processor(model, device=device, dtype=dtype)
+
+
+def run_evaluation(loaded, processor, data: dict, style: str, batch: int, tokens: int) -> dict:
+    """One batch of `batch` greedy answers of exactly `tokens` new tokens each."""
+    loaded.generation_config.min_new_tokens = tokens
     spy = GenerateSpy(loaded, loaded.config.image_token_id)
     settings = EvalSettings(
-        style="thinking",
-        batch_size=options.eval_batch,
-        max_new_tokens=options.completion_length,
-        image_resize=IMAGE_SIDE,
+        style=style, batch_size=batch, max_new_tokens=tokens, image_resize=IMAGE_SIDE
     )
-    questions = data["test"][: options.eval_batch]
-    with PeakMemory() as memory:
-        _, metrics = evaluate_questions(
-            TransformersGenerator(loaded, processor), questions, data["dataset"].root, settings
-        )
+    questions = data["test"][:batch]
+    try:
+        with PeakMemory() as memory:
+            _, metrics = evaluate_questions(
+                TransformersGenerator(loaded, processor), questions, data["dataset"].root, settings
+            )
+    finally:
+        loaded.generate = spy.original
     return {
-        **expected_prompts(processor, questions, data["dataset"].root, "thinking"),
+        **expected_prompts(processor, questions, data["dataset"].root, style),
         **spy.record(),
+        "style": style,
         "batch": len(questions),
+        "halved_for_memory": len(spy.new_tokens) > 1,
         "images_per_second": metrics["images_per_second"],
         **memory.record(),
     }
 
 
-def rehearse(out_dir: Path, options: argparse.Namespace) -> dict:
-    """Run the three phases; write and return the record."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model = options.model
+def resolve_model(model: str | None, out_dir: Path) -> str:
+    """A model folder: built for None (the narrow rehearsal shape) or the full-size built-in."""
     if model is None:
-        model = str(build_tiny_model(out_dir / "model", shape="rehearsal"))
-    elif model == FULL_SIZE_MODEL:
-        model = str(build_tiny_model(out_dir / "model", shape="qwen2-vl-2b"))
-    dataset = write_rehearsal_dataset(out_dir / "data")
-    settings = OptionSettings(ratio=0.4)
-    data = {
-        "dataset": dataset,
-        "train": few_shot_questions(dataset, 1, 1, settings),
-        "test": make_questions(dataset, "test", settings),
-    }
+        return str(build_tiny_model(out_dir / "model", shape="rehearsal"))
+    if model == FULL_SIZE_MODEL:
+        folder = out_dir / "model-qwen2-vl-2b"
+        if not (folder / "config.json").is_file():
+            build_tiny_model(folder, shape="qwen2-vl-2b")
+        return str(folder)
+    return model
+
+
+def rehearse(out_dir: Path, model: str | None = None, sizes: Sizes = Sizes()) -> dict:
+    """Run the three phases once; write and return the record."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = resolve_model(model, out_dir)
+    data = rehearsal_data(out_dir / "data")
+    loaded, processor = load_for_evaluation(folder, sizes.precision)
+    evaluation = run_evaluation(
+        loaded, processor, data, "thinking", sizes.eval_batch, sizes.eval_tokens
+    )
+    del loaded
     record = {
-        "model": options.model or "narrow (clsrl.tiny_model shape 'rehearsal')",
+        "model": model or "narrow (clsrl.tiny_model shape 'rehearsal')",
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "precision": options.precision,
-        "grpo": grpo_step(model, out_dir, data, options),
-        "sft": sft_step(model, out_dir, data, options),
-        "evaluation": evaluation_batch(model, data, options),
+        "sizes": asdict(sizes),
+        "grpo": run_grpo(folder, out_dir, data, sizes),
+        "sft": run_sft(folder, out_dir, data, sizes),
+        "evaluation": evaluation,
     }
     write_json(out_dir / "rehearsal.json", record)
     return record
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[Path, argparse.Namespace]:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -368,13 +443,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, argparse.Namespace]
     parser.add_argument("--per-device", type=int, default=2, help="completions per micro-step")
     parser.add_argument("--completion-length", type=int, default=1024, help="tokens per answer")
     parser.add_argument("--eval-batch", type=int, default=2, help="images per evaluation batch")
-    options = parser.parse_args(argv)
-    return options.out_dir, options
-
-
-def main(argv: list[str] | None = None) -> None:
-    out_dir, options = parse_args(argv)
-    print(json.dumps(rehearse(out_dir, options), indent=2))
+    args = parser.parse_args(argv)
+    sizes = Sizes(
+        precision=args.precision,
+        completions=args.completions,
+        per_device=args.per_device,
+        completion_length=args.completion_length,
+        eval_batch=args.eval_batch,
+        eval_tokens=args.completion_length,
+    )
+    print(json.dumps(rehearse(args.out_dir, args.model, sizes), indent=2))
 
 
 if __name__ == "__main__":

@@ -4,26 +4,40 @@ The rules' `resources:` call these (rules/resources.smk) so a SLURM job, a works
 dry run all see the same numbers; site settings (partition, account) stay in the profiles. Memory
 and runtime grow with Snakemake's `attempt`: a job killed for either is retried with more.
 
-Runtimes are estimates from the paper's own timings (protocol section 8: ImageNet, 4 shots,
-10 epochs, 8 A100: SFT 35 min, CLS-RL 1587 min, No-Thinking 94 min; inference 20-30 min for the
-50,000 test images), as GPU-seconds per training item and epoch and per evaluated item, times a
-safety margin, plus a fixed start-up. They are requests, not measurements: tune the constants
-below after the first real jobs (`benchmarks/` records each job's time).
+Runtimes come from a cost model (`CostModel`): GPU-seconds per GRPO completion, per SFT example and
+per evaluated image on ONE GPU, and the share of a GRPO step spent generating. Two exist:
+
+- **measured**: `clsrl/gpu_costs.json`, written by `bench/gpu_check.py --write-costs` on a GPU
+  (builtin:qwen2-vl-2b-random in bf16; the file names the card, date and commit). Used when present.
+- **fallback**: derived from the paper's ImageNet timings on 8 A100 (protocol section 8; 2,500
+  optimizer steps of 64 completions): CLS-RL 1587 min, No-Thinking 94 min, SFT 35 min; inference
+  30 (thinking) and 26 (direct) min for 50,000 images. Turning an 8-GPU step into a one-GPU one
+  needs the generating share, which the paper does not give: CLS-RL's is taken as 0.9 (its long
+  completions), No-Thinking's as 0.25; both are assumptions, labelled as such.
+
+The GPU count enters the model: a GRPO step on G GPUs takes
+`one-GPU step x (generating share + (1 - share) / G)`, since decoding a step's completions takes
+about as long on one GPU as spread over G (it is bound by memory bandwidth, not by the batch),
+while the training passes split over the GPUs. SFT and evaluation split evenly. A request is that
+wall time x a safety margin, plus a fixed start-up.
 
 >>> from clsrl.config import validate_config
->>> paper = validate_config({"datasets": ["ImageNet"], "methods": ["cls-rl"],
-...                          "training": {"gpus": 8}})
->>> train_resources(paper, "cls-rl", "ImageNet", shots=4)
-{'gpu': 8, 'mem_mb': 128000, 'runtime': 2392}
->>> eval_resources(paper, "thinking", "ImageNet")
-{'gpu': 1, 'mem_mb': 8000, 'runtime': 373}
->>> train_resources(paper, "cls-rl", "ImageNet", shots=4, attempt=2)["mem_mb"]
-256000
+>>> paper = validate_config({"datasets": ["ImageNet"], "methods": ["cls-rl"]})
+>>> train_resources(paper, "cls-rl", "ImageNet", shots=4, model=FALLBACK)
+{'gpu': 1, 'mem_mb': 16000, 'runtime': 4057}
+>>> eval_resources(paper, "thinking", "ImageNet", model=FALLBACK)
+{'gpu': 1, 'mem_mb': 8000, 'runtime': 370}
+>>> train_resources(paper, "cls-rl", "ImageNet", shots=4, attempt=2, model=FALLBACK)["mem_mb"]
+32000
 """
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 from clsrl.config import is_tiny_builtin_model
 from clsrl.datasets.benchmarks import BENCHMARKS
@@ -32,12 +46,64 @@ from clsrl.fewshot import parse_view, view_classes
 from clsrl.methods import resolve_methods
 from clsrl.training_spec import epochs_for
 
-# GPU-seconds per training item per epoch on an A100, from the paper's ImageNet timings
-# (4,000 items x 10 epochs on 8 GPUs): SFT 35 min, GRPO with thinking 1587 min, without 94 min.
-TRAIN_GPU_SECONDS = {"sft": 0.42, "grpo-thinking": 19.05, "grpo": 1.13}
-# GPU-seconds per evaluated item (ImageNet's 50,000 test items on 8 GPUs in 20-30 min).
-EVAL_GPU_SECONDS = {"thinking": 0.29, "direct": 0.25}
-PAPER_GENERATIONS = 4  # GRPO completions per prompt the rates above were measured with
+MEASURED_RESOURCE = "gpu_costs.json"  # written by bench/gpu_check.py --write-costs
+DIRECT_STYLE = "no-thinking"  # the one prompt style that answers without reasoning first
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """GPU-seconds on ONE GPU per unit of work, and where the figures come from.
+
+    `grpo_per_completion` and `grpo_generate_share` are keyed by answer kind: `thinking` (long
+    completions) or `direct` (No-Thinking's short ones); so is `eval_per_image`.
+    """
+
+    source: str
+    grpo_per_completion: dict[str, float]
+    grpo_generate_share: dict[str, float]
+    sft_per_example: float
+    eval_per_image: dict[str, float]
+
+
+def _fallback() -> CostModel:
+    """The paper's 8-A100 ImageNet timings, turned into one-GPU figures (see the module doc)."""
+    steps, completions, gpus = 4000 * 10 // 16, 64, 8  # 4 shots x 1000 classes x 10 epochs
+    share_8 = {"thinking": 0.9, "direct": 0.25}  # assumed: the paper gives no split
+    step_8 = {"thinking": 1587 * 60 / steps, "direct": 94 * 60 / steps}
+    step_1 = {kind: step_8[kind] * (share_8[kind] + (1 - share_8[kind]) * gpus) for kind in step_8}
+    return CostModel(
+        source="fallback: the paper's 8-A100 timings (generating shares 0.9 and 0.25 assumed)",
+        grpo_per_completion={kind: step_1[kind] / completions for kind in step_1},
+        grpo_generate_share={kind: step_8[kind] * share_8[kind] / step_1[kind] for kind in step_1},
+        sft_per_example=35 * 60 * gpus / (steps * 16),
+        eval_per_image={"thinking": 30 * 60 * gpus / 50000, "direct": 26 * 60 * gpus / 50000},
+    )
+
+
+FALLBACK = _fallback()
+
+
+def measured_model(data: dict) -> CostModel:
+    """A cost model from the figures bench/gpu_check.py measured (its `costs` section)."""
+    where = data["measured_on"]
+    return CostModel(
+        source=f"measured: {where['gpu']}, {where['date']}, commit {where['commit']}",
+        grpo_per_completion={k: v["gpu_seconds_per_completion"] for k, v in data["grpo"].items()},
+        grpo_generate_share={k: v["generate_share"] for k, v in data["grpo"].items()},
+        sft_per_example=data["sft"]["gpu_seconds_per_example"],
+        eval_per_image={k: v["gpu_seconds_per_image"] for k, v in data["evaluation"].items()},
+    )
+
+
+@cache
+def cost_model() -> CostModel:
+    """The measured model where bench/gpu_check.py wrote one, else the paper-derived fallback."""
+    path = resources.files("clsrl").joinpath(MEASURED_RESOURCE)
+    if not path.is_file():
+        return FALLBACK
+    return measured_model(json.loads(path.read_text(encoding="utf-8")))
+
+
 SAFETY = 1.5  # slower GPUs, longer answers, a busy file system
 STARTUP_MINUTES = 10  # imports, loading the model and the dataset
 # Host memory per process (MB): a 2B model's weights, the processor and the data loaders.
@@ -58,7 +124,6 @@ BENCHMARK_TEST_ITEMS = {
     "UCF101": 3783,
     "FGVCAircraft": 3333,
 }
-DIRECT_STYLE = "no-thinking"  # the one prompt style that answers without reasoning first
 UNKNOWN_CLASSES = 100  # a custom dataset, whose size is unknown before it is prepared
 UNKNOWN_TEST_ITEMS = 10000
 
@@ -107,13 +172,18 @@ def eval_items(config: dict, view: str) -> int:
     return math.ceil(items * num_classes(config, view) / num_classes(config, name))
 
 
-def minutes(gpu_seconds: float, gpus: int, attempt: int) -> int:
-    """Wall-clock minutes to request for `gpu_seconds` of work spread over `gpus` GPUs.
+def minutes(wall_seconds: float, attempt: int) -> int:
+    """Minutes to request for `wall_seconds` of work: with the safety margin and start-up.
 
-    >>> minutes(0, 1, 1), minutes(600, 1, 1), minutes(600, 2, 2)
-    (10, 25, 36)
+    >>> minutes(0, 1), minutes(600, 1), minutes(600, 2)
+    (10, 25, 50)
     """
-    return grown(math.ceil(STARTUP_MINUTES + SAFETY * gpu_seconds / max(gpus, 1) / 60), attempt)
+    return grown(math.ceil(STARTUP_MINUTES + SAFETY * wall_seconds / 60), attempt)
+
+
+def answer_kind(prompt_style: str) -> str:
+    """`direct` for No-Thinking's short answers, `thinking` for the styles that reason."""
+    return "direct" if prompt_style == DIRECT_STYLE else "thinking"
 
 
 def host_mem_mb(config: dict, kind: str, processes: int, attempt: int) -> int:
@@ -122,39 +192,59 @@ def host_mem_mb(config: dict, kind: str, processes: int, attempt: int) -> int:
     return grown(per_process * max(processes, 1), attempt)
 
 
-def train_resources(config: dict, method: str, view: str, shots: int, attempt: int = 1) -> dict:
-    """GPUs, memory and runtime of one training job (rule train)."""
+def train_wall_seconds(
+    config: dict, method: str, view: str, shots: int, model: CostModel | None = None
+) -> float:
+    """Estimated wall-clock seconds of one training job on `training.gpus` GPUs."""
+    model = model or cost_model()
     spec = resolve_methods(config["method_variants"])[method]
     training = config["training"]
     gpus = training["gpus"]
     items_epochs = shots * num_classes(config, view) * epochs_for(training, view)
     if spec.trainer == "grpo":
-        generations = {**training["trl"].get("grpo", {}), **spec.trl}.get(
-            "num_generations", PAPER_GENERATIONS
-        )
-        prompts_per_step = training["grpo_completions_per_step"] / generations
-        rate = TRAIN_GPU_SECONDS["grpo" if spec.prompt_style == DIRECT_STYLE else "grpo-thinking"]
-        rate *= generations / PAPER_GENERATIONS
-    else:
-        prompts_per_step = training["sft_examples_per_step"]
-        rate = TRAIN_GPU_SECONDS["sft"]
+        generations = {**training["trl"].get("grpo", {}), **spec.trl}.get("num_generations", 4)
+        per_step = training["grpo_completions_per_step"]
+        steps = math.ceil(items_epochs * generations / per_step)
+        if training["max_steps"] > 0:
+            steps = min(steps, training["max_steps"])
+        kind = answer_kind(spec.prompt_style)
+        share = model.grpo_generate_share[kind]
+        one_gpu = steps * per_step * model.grpo_per_completion[kind]
+        return one_gpu * (share + (1 - share) / gpus)
+    examples = items_epochs
     if training["max_steps"] > 0:
-        items_epochs = min(items_epochs, training["max_steps"] * prompts_per_step)
+        examples = min(examples, training["max_steps"] * training["sft_examples_per_step"])
+    return examples * model.sft_per_example / gpus
+
+
+def train_resources(
+    config: dict,
+    method: str,
+    view: str,
+    shots: int,
+    attempt: int = 1,
+    model: CostModel | None = None,
+) -> dict:
+    """GPUs, memory and runtime of one training job (rule train)."""
+    gpus = config["training"]["gpus"]
     return {
         "gpu": gpus,
         "mem_mb": host_mem_mb(config, "train", gpus, attempt),
-        "runtime": minutes(rate * items_epochs, gpus, attempt),
+        "runtime": minutes(train_wall_seconds(config, method, view, shots, model), attempt),
     }
 
 
-def eval_resources(config: dict, style: str, target: str, attempt: int = 1) -> dict:
+def eval_resources(
+    config: dict, style: str, target: str, attempt: int = 1, model: CostModel | None = None
+) -> dict:
     """GPUs, memory and runtime of one evaluation job (one model, one prompt style, one target)."""
+    model = model or cost_model()
     gpus = 0 if config["evaluation"]["device"] == "cpu" else 1
-    rate = EVAL_GPU_SECONDS["direct" if style == DIRECT_STYLE else "thinking"]
+    seconds = model.eval_per_image[answer_kind(style)] * eval_items(config, target)
     return {
         "gpu": gpus,
         "mem_mb": host_mem_mb(config, "evaluate", 1, attempt),
-        "runtime": minutes(rate * eval_items(config, target), 1, attempt),
+        "runtime": minutes(seconds, attempt),
     }
 
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from clsrl.rehearsal import class_names, parse_args, rehearse
+from clsrl.rehearsal import Sizes, class_names, main, rehearse
 
 pytestmark = pytest.mark.rehearsal
 LENGTH = 1024  # the paper's max_completion_length and max_new_tokens
@@ -11,8 +11,7 @@ LENGTH = 1024  # the paper's max_completion_length and max_new_tokens
 
 @pytest.fixture(scope="module")
 def record(tmp_path_factory):
-    out, options = parse_args([str(tmp_path_factory.mktemp("rehearsal")), "--completions", "4"])
-    result = rehearse(out, options)
+    result = rehearse(tmp_path_factory.mktemp("rehearsal"), sizes=Sizes(completions=4))
     print(result)
     return result
 
@@ -70,3 +69,9 @@ def test_the_grpo_step_changed_the_weights_and_memory_is_recorded(record):
     assert grpo["weights_dtype"] == "float32"
     for phase in ("grpo", "sft", "evaluation"):
         assert record[phase]["peak_host_mb"] > 0 and record[phase]["seconds"] > 0
+
+
+def test_the_command_line_writes_the_record(tmp_path, capsys):
+    main([str(tmp_path), "--completion-length", "4", "--completions", "4"])
+    assert (tmp_path / "rehearsal.json").is_file()
+    assert '"new_tokens": [\n      4\n    ]' in capsys.readouterr().out

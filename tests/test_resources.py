@@ -5,45 +5,56 @@ import importlib.util
 import pytest
 
 from clsrl.config import validate_config
-from clsrl.resources import eval_resources, train_resources
+from clsrl.resources import (
+    FALLBACK,
+    MEASURED_RESOURCE,
+    cost_model,
+    eval_resources,
+    measured_model,
+    train_resources,
+    train_wall_seconds,
+)
 from tests.conftest import ROOT
 
 PAPER = validate_config(
-    {
-        "datasets": ["ImageNet", "EuroSAT"],
-        "methods": ["sft", "cls-rl", "no-thinking"],
-        "training": {"gpus": 8},
-    }
+    {"datasets": ["ImageNet", "EuroSAT"], "methods": ["sft", "cls-rl", "no-thinking"]}
 )
+PAPER_8 = validate_config({**PAPER, "training": {**PAPER["training"], "gpus": 8}})
 TINY = validate_config({"base_model": "builtin:tiny-qwen2-vl", "training": {"max_steps": 2}})
 
 
 @pytest.mark.parametrize(
     ("config", "method", "view", "attempt", "expected"),
     [
-        # the paper's ImageNet timings on 8 A100 (35, 1587, 94 min) x 1.5, plus 10 min start-up
-        (PAPER, "sft", "ImageNet", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 63}),
-        (PAPER, "cls-rl", "ImageNet", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 2392}),
-        (PAPER, "no-thinking", "ImageNet", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 152}),
+        # on the paper's 8 GPUs the fallback gives back its ImageNet timings (35, 1587, 94 min)
+        # x 1.5, plus 10 min start-up
+        (PAPER_8, "sft", "ImageNet", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 63}),
+        (PAPER_8, "cls-rl", "ImageNet", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 2391}),
+        (PAPER_8, "no-thinking", "ImageNet", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 151}),
+        # one GPU (the default): generation does not split over GPUs, training passes do, so
+        # CLS-RL (mostly generating) takes 1.7x the 8-GPU time on 1/8 of the GPUs; SFT 8x
+        (PAPER, "sft", "ImageNet", 1, {"gpu": 1, "mem_mb": 16000, "runtime": 430}),
+        (PAPER, "cls-rl", "ImageNet", 1, {"gpu": 1, "mem_mb": 16000, "runtime": 4057}),
+        (PAPER, "no-thinking", "ImageNet", 1, {"gpu": 1, "mem_mb": 16000, "runtime": 892}),
         # EuroSAT: 10 classes but 100 epochs; its base half trains on 5 classes
-        (PAPER, "cls-rl", "EuroSAT", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 249}),
-        (PAPER, "cls-rl", "EuroSAT.base", 1, {"gpu": 8, "mem_mb": 128000, "runtime": 130}),
+        (PAPER, "cls-rl", "EuroSAT", 1, {"gpu": 1, "mem_mb": 16000, "runtime": 415}),
+        (PAPER, "cls-rl", "EuroSAT.base", 1, {"gpu": 1, "mem_mb": 16000, "runtime": 213}),
         # a retry asks for twice the memory and time, a third try three times
-        (PAPER, "no-thinking", "ImageNet", 2, {"gpu": 8, "mem_mb": 256000, "runtime": 304}),
-        (PAPER, "no-thinking", "ImageNet", 3, {"gpu": 8, "mem_mb": 384000, "runtime": 456}),
+        (PAPER, "no-thinking", "ImageNet", 2, {"gpu": 1, "mem_mb": 32000, "runtime": 1784}),
+        (PAPER, "no-thinking", "ImageNet", 3, {"gpu": 1, "mem_mb": 48000, "runtime": 2676}),
         # the tiny model: little memory; max_steps caps the work whatever the epochs
         (TINY, "no-thinking", "demo-colours", 1, {"gpu": 1, "mem_mb": 2000, "runtime": 11}),
     ],
 )
 def test_train_resources(config, method, view, attempt, expected):
-    assert train_resources(config, method, view, shots=4, attempt=attempt) == expected
+    assert train_resources(config, method, view, 4, attempt, model=FALLBACK) == expected
 
 
 @pytest.mark.parametrize(
     ("config", "style", "target", "expected"),
     [
-        (PAPER, "thinking", "ImageNet", {"gpu": 1, "mem_mb": 8000, "runtime": 373}),
-        (PAPER, "no-thinking", "ImageNet", {"gpu": 1, "mem_mb": 8000, "runtime": 323}),
+        (PAPER, "thinking", "ImageNet", {"gpu": 1, "mem_mb": 8000, "runtime": 370}),
+        (PAPER, "no-thinking", "ImageNet", {"gpu": 1, "mem_mb": 8000, "runtime": 322}),
         (PAPER, "no-thinking", "EuroSAT.new", {"gpu": 1, "mem_mb": 8000, "runtime": 36}),
         # evaluation on the CPU asks for no GPU
         (
@@ -55,12 +66,43 @@ def test_train_resources(config, method, view, attempt, expected):
     ],
 )
 def test_eval_resources(config, style, target, expected):
-    assert eval_resources(config, style, target) == expected
+    assert eval_resources(config, style, target, model=FALLBACK) == expected
+
+
+MEASURED = {
+    "measured_on": {"gpu": "NVIDIA H100 80GB HBM3", "date": "2026-11-28", "commit": "abc1234"},
+    "grpo": {
+        "thinking": {"gpu_seconds_per_completion": 0.5, "generate_share": 0.8},
+        "direct": {"gpu_seconds_per_completion": 0.1, "generate_share": 0.1},
+    },
+    "sft": {"gpu_seconds_per_example": 0.2},
+    "evaluation": {
+        "thinking": {"gpu_seconds_per_image": 0.1},
+        "direct": {"gpu_seconds_per_image": 0.02},
+    },
+}
+
+
+def test_a_measured_model_replaces_the_fallback_and_says_where_it_came_from():
+    model = measured_model(MEASURED)
+    assert model.source == "measured: NVIDIA H100 80GB HBM3, 2026-11-28, commit abc1234"
+    # ImageNet CLS-RL: 2,500 steps x 64 completions x 0.5 s on one GPU
+    assert train_wall_seconds(PAPER, "cls-rl", "ImageNet", 4, model) == 2500 * 64 * 0.5
+    # on 8 GPUs the generating 80% takes as long, the rest an eighth
+    seconds_8 = train_wall_seconds(PAPER_8, "cls-rl", "ImageNet", 4, model)
+    assert seconds_8 == pytest.approx(2500 * 64 * 0.5 * (0.8 + 0.2 / 8))
+
+
+def test_the_measured_file_is_used_where_a_gpu_run_wrote_one():
+    from importlib import resources
+
+    written = resources.files("clsrl").joinpath(MEASURED_RESOURCE).is_file()
+    assert cost_model().source.startswith("measured" if written else "fallback")
 
 
 def test_attempt_starts_at_one():
     with pytest.raises(ValueError, match="attempt must be 1 or more"):
-        train_resources(PAPER, "sft", "ImageNet", shots=4, attempt=0)
+        train_resources(PAPER, "sft", "ImageNet", shots=4, attempt=0, model=FALLBACK)
 
 
 @pytest.mark.workflow

@@ -1,0 +1,55 @@
+"""bench/gpu_check.py at toy sizes on the CPU, so the GPU measurement cannot rot unnoticed."""
+
+import importlib.util
+import json
+
+from clsrl.resources import measured_model, train_wall_seconds
+from tests.conftest import ROOT
+
+
+def load_gpu_check():
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_tiny_writes_its_tables_and_the_cost_models_figures(tmp_path, capsys):
+    load_gpu_check().main([str(tmp_path), "--tiny"])
+    record = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [(r["style"], r["batch"]) for r in record["evaluation"]] == [
+        ("no-thinking", 2),
+        ("no-thinking", 4),
+        ("thinking", 2),
+        ("thinking", 4),
+    ]
+    assert [(r["method"], r["gradient_checkpointing"]) for r in record["grpo"]] == [
+        ("cls-rl", False),
+        ("cls-rl", True),
+        ("no-thinking", False),
+    ]
+    for row in record["grpo"]:
+        assert len(row["step_seconds"]) == 2 and 0 < row["generate_share"] < 1
+        assert row["completion_tokens_min"] == row["completion_length"]  # never stops early
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert "| GRPO (4 completions per step) |" in table and "| thinking | 4 | 8 |" in table
+    # the figures feed the cost model
+    model = measured_model(record["costs"])
+    assert model.source.startswith("measured: CPU, ")
+    from clsrl.config import validate_config
+
+    config = validate_config({"datasets": ["EuroSAT"], "methods": ["cls-rl", "sft"]})
+    assert train_wall_seconds(config, "cls-rl", "EuroSAT", 4, model) > 0
+    assert train_wall_seconds(config, "sft", "EuroSAT", 4, model) > 0
+    assert set(model.eval_per_image) == {"thinking", "direct"}
+
+
+def test_the_memory_guide_prints_every_setting_for_every_card():
+    spec = importlib.util.spec_from_file_location("memory", ROOT / "bench" / "memory_guide.py")
+    memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(memory)
+    table = memory.guide().splitlines()
+    assert table[0] == "| setting | GiB | 24 GB | 40 GB | 48 GB | 80 GB |"
+    assert len(table) == 2 + 12 + 3  # 2 methods x 2 checkpointing x 3 sizes, 3 eval batches
+    # weights, gradients, AdamW states, reference and autocast copies: 20 bytes per parameter
+    assert round(memory.training_gib("full", 0, 0, False)) == 41
