@@ -116,4 +116,8 @@ def test_gpu_hours_of_a_dry_run_through_the_slurm_profile(capsys):
     assert "| train | SLURM | 2 | 1 | 0.2 | 0 |" in table
     assert "| evaluate_trained | SLURM | 4 | 1 | 0.2 | 1 |" in table
     assert "| aggregate | login node | 1 | 0 |  | 0 |" in table
-    assert table.strip().endswith("| **2** |")
+    assert "| **total** | | 22 | | | **2** |" in table
+    # then per method and stage, under each cost model there is
+    assert "| train | no-thinking | 2 | 0 |" in table
+    assert "| evaluate | zero-shot | 4 | 1 |" in table
+    assert "| **total** | | 10 | **2** |" in table
