@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the embedded demo; a --configfile replaces it (it does not extend it), so the
+# keys a user's file leaves out take the schema's defaults, the paper's. --config overrides either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "report/workflow.rst"

@@ -145,6 +145,14 @@ def _semantic_problems(config: dict) -> list[str]:
         problems.append(str(error) + ".")
         methods = METHODS
     problems += _trl_problems(config, methods)
+    problems += _variant_problems(config, methods)
+    for name in config["training"]["epochs"]:
+        if name != "default" and name not in datasets:
+            problems.append(
+                f"config key 'training.epochs.{name}': unknown dataset {name!r}."
+                f"{_suggest(name, list(datasets))} Its keys are dataset names, or `default` for "
+                "every other dataset."
+            )
     for index, name in enumerate(config["methods"]):
         if name not in methods:
             problems.append(
@@ -186,6 +194,39 @@ def _trl_problems(config: dict, methods: dict) -> list[str]:
             )
         elif settings:
             problems += trl_key_problems(trainer, settings, f"method_variants.{name}.trl")
+    return problems
+
+
+# What each variant key means something for: a trained method, or GRPO only.
+TRAINED_ONLY = ("trl", "rewards", "lora", "prompt_style")
+
+
+def _variant_problems(config: dict, methods: dict) -> list[str]:
+    """Variant keys that mean nothing for the variant's trainer (TRL keys: _trl_problems)."""
+    problems = []
+    for name, variant in config["method_variants"].items():
+        if name not in methods:
+            continue  # its unknown parent is reported already
+        key = f"config key 'method_variants.{name}"
+        trainer = methods[name].trainer
+        if trainer is None:
+            problems += [
+                f"{key}.{field}': {name} extends a method that trains nothing (zero-shot), so "
+                f"{field} means nothing here; remove it, or extend a trained method (sft, cls-rl, "
+                "no-thinking)."
+                for field in TRAINED_ONLY
+                if field in variant and field != "trl"  # trl: reported by _trl_problems
+            ]
+        elif trainer == "sft" and "rewards" in variant:
+            problems.append(
+                f"{key}.rewards': {name} trains with SFT, which uses no rewards; remove them, or "
+                "extend a GRPO method (cls-rl, no-thinking)."
+            )
+        elif trainer == "grpo" and not methods[name].rewards:
+            problems.append(
+                f"{key}.rewards': {name} trains with GRPO, which needs at least one reward; "
+                "list one or more (e.g. thinking_format, thinking_accuracy)."
+            )
     return problems
 
 

@@ -66,3 +66,19 @@ def read_json(path: str | Path):
     """Read a JSON file."""
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def looks_like_local_path(name_or_path: str) -> bool:
+    """True for what can only be a folder: it exists, or it is absolute, `./`, `~` or deeper than
+    a hub id's `org/name`.
+
+    >>> [looks_like_local_path(n) for n in ("Qwen/Qwen2-VL-2B-Instruct", "/models/x", "a/b/c")]
+    [False, True, True]
+    """
+    path = Path(name_or_path).expanduser()
+    return (
+        path.exists()
+        or path.is_absolute()
+        or name_or_path.startswith((".", "~"))
+        or len(path.parts) > 2
+    )

@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
+from clsrl.io import looks_like_local_path
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO = "auto"
 MODEL_CONFIG_FILE = "config.json"
@@ -52,22 +54,6 @@ def attention_implementation() -> str:
     """flash_attention_2 where it is installed and a GPU is visible, else PyTorch's sdpa."""
     has_flash = importlib.util.find_spec("flash_attn") is not None
     return "flash_attention_2" if has_flash and torch.cuda.is_available() else "sdpa"
-
-
-def looks_like_local_path(name_or_path: str) -> bool:
-    """True for what can only be a folder: it exists, or it is absolute, `./`, `~` or deeper than
-    a hub id's `org/name`.
-
-    >>> [looks_like_local_path(n) for n in ("Qwen/Qwen2-VL-2B-Instruct", "/models/x", "a/b/c")]
-    [False, True, True]
-    """
-    path = Path(name_or_path).expanduser()
-    return (
-        path.exists()
-        or path.is_absolute()
-        or name_or_path.startswith((".", "~"))
-        or len(path.parts) > 2
-    )
 
 
 def check_local_model(name_or_path: str) -> None:

@@ -27,7 +27,8 @@ from pathlib import Path
 from PIL import Image
 
 from clsrl.inference import user_message
-from clsrl.modeling import AUTO, DTYPES, check_local_model, looks_like_local_path
+from clsrl.io import looks_like_local_path
+from clsrl.modeling import AUTO, DTYPES, check_local_model
 
 # Our dtype names -> vLLM's. vLLM's "auto" follows the checkpoint's config dtype (float32
 # checkpoints run in float16), not `resolve_dtype`'s rule: name a dtype to match both backends.

@@ -2,15 +2,29 @@
 import sys
 
 from clsrl.config import ConfigError, is_builtin_model, validate_config
+from clsrl.datasets.source_checks import source_problems, unused_custom_datasets
+from clsrl.study import config_sources, study_summary
 from clsrl.datasets.registry import datasets_of_kind, known_datasets
 from clsrl.fewshot import parse_view
 from clsrl.methods import resolve_methods
 from clsrl.stages import STAGE_VERSIONS
 
+# The Snakefile reads config.yaml only when no --configfile is given (a user's file replaces it).
+CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles]
+
 try:
     config.update(validate_config(config))
+    problems = source_problems(config)
+    if problems:
+        raise ConfigError("\n".join(problems))
 except ConfigError as error:
     sys.exit(f"Invalid configuration:\n{error}")
+
+if workflow.is_main_process:  # once per run, not again in each job's process
+    print(f"clsrl {config_sources(CONFIG_FILES)}", file=sys.stderr)
+    print(f"clsrl {study_summary(config)}", file=sys.stderr)
+    for warning in unused_custom_datasets(config):
+        print(f"clsrl warning: {warning}", file=sys.stderr)
 
 DATASETS = config["datasets"]  # trained on, and evaluated on
 TARGETS = config["evaluation"]["targets"] or DATASETS  # evaluated on

@@ -2,6 +2,7 @@
 import re
 
 from clsrl.datasets.benchmarks import BENCHMARKS, SOURCES
+from clsrl.datasets.source_checks import custom_source_state, source_state
 from clsrl.datasets.sources import (
     benchmark_coop_dir,
     benchmark_download_records,
@@ -9,6 +10,13 @@ from clsrl.datasets.sources import (
 )
 
 CUSTOM_NAMES = list(config["custom_datasets"])
+
+
+def local_copy_state(wildcards):
+    """The state of a benchmark's local copy (data.local_copies): an edit reruns its preparation.
+    Downloads need none: their records are the job's inputs."""
+    local = config["data"]["local_copies"].get(wildcards.dataset)
+    return source_state(local) if local else None
 
 
 rule data:
@@ -76,6 +84,7 @@ rule prepare_benchmark_dataset:
     params:
         version=STAGE_VERSIONS["data"],
         coop_dir=lambda wildcards: benchmark_coop_dir(config["data"], wildcards.dataset),
+        source_state=local_copy_state,
         check_images=config["data"]["check_images"],
         skip_unreadable=config["data"]["skip_unreadable_images"],
     script:
@@ -100,6 +109,9 @@ rule prepare_custom_dataset:
     params:
         version=STAGE_VERSIONS["data"],
         spec=lambda wildcards: config["custom_datasets"][wildcards.dataset],
+        source_state=lambda wildcards: custom_source_state(
+            config["custom_datasets"][wildcards.dataset]
+        ),
         check_images=config["data"]["check_images"],
         skip_unreadable=config["data"]["skip_unreadable_images"],
     script:

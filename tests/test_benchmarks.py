@@ -150,7 +150,10 @@ def test_every_benchmark_converts_from_coop_layout(tmp_path, name):
         expected = {"train": 2 * classes, "val": 0, "test": classes}
     assert dataset.split_counts() == expected
     assert dataset.metadata["skipped_images"] == 0
-    assert (out / "images").is_symlink()  # images are linked, not copied
+    # images are hard-linked, not copied, and not a link into the source folder
+    assert not (out / "images").is_symlink()
+    first = dataset.split("train")["image"].iloc[0]
+    assert (out / first).stat().st_nlink == 2
 
 
 def test_caltech_drops_background_and_faces_easy(tmp_path):

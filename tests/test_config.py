@@ -115,3 +115,35 @@ def test_all_problems_are_reported_at_once():
 def test_hub_names_and_local_paths_are_accepted():
     assert validate_config({"base_model": "Qwen/Qwen2-VL-2B-Instruct"})["base_model"]
     assert validate_config({"base_model": "/models/my-qwen"})["base_model"] == "/models/my-qwen"
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        (  # a misspelt dataset in the epochs table would silently be ignored
+            {"training": {"epochs": {"default": 50, "EuroSat": 5}}},
+            "config key 'training.epochs.EuroSat': unknown dataset 'EuroSat'. Did you mean "
+            "'EuroSAT'?",
+        ),
+        (  # SFT has no rewards
+            {"method_variants": {"s": {"extends": "sft", "rewards": ["thinking_format"]}}},
+            "'method_variants.s.rewards': s trains with SFT, which uses no rewards",
+        ),
+        (  # zero-shot trains nothing: LoRA, a prompt style or rewards mean nothing
+            {"method_variants": {"z": {"extends": "zero-shot", "lora": True}}},
+            "'method_variants.z.lora': z extends a method that trains nothing",
+        ),
+        (
+            {"method_variants": {"z": {"extends": "zero-shot", "prompt_style": "thinking"}}},
+            "'method_variants.z.prompt_style': z extends a method that trains nothing",
+        ),
+        (  # GRPO without a reward learns nothing
+            {"method_variants": {"g": {"extends": "cls-rl", "rewards": []}}},
+            "'method_variants.g.rewards': g trains with GRPO, which needs at least one reward",
+        ),
+    ],
+)
+def test_keys_that_mean_nothing_where_they_are_set_are_refused(config, fragment):
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert fragment in str(error.value)

@@ -185,3 +185,120 @@ def test_workflow_prepares_a_custom_image_folder(tmp_path):
     dataset = load_dataset(tmp_path / "data/prepared/my-birds", check_images=True)
     assert dataset.question == QUESTION and dataset.classnames == list(CLASSES)
     assert (tmp_path / "logs/prepare_custom_dataset/my-birds.log").exists()
+
+
+# --- bad datasets stop at preparation, naming the class and the fix ----------------------------
+
+
+def split_folders(root: Path, counts: dict[str, dict[str, int]]) -> Path:
+    """train/, val/, test/ folders with `counts[split][class]` images each."""
+    for split, classes in counts.items():
+        for name, count in classes.items():
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                _save(root / split / name / f"{index:02d}.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("counts", "fragment"),
+    [
+        (  # a single class: nothing to choose between
+            {"train": {"seven": 3}, "test": {"seven": 2}},
+            "1 class ('seven'); a classifier needs at least 2 classes",
+        ),
+        (  # an empty class folder: a class no few-shot draw or test could ever see
+            {"train": {"cat": 3, "dog": 0}, "test": {"cat": 2, "dog": 2}},
+            "1 class(es) have no train images: 'dog'",
+        ),
+        (  # a class with test images only
+            {"train": {"cat": 3}, "test": {"cat": 2, "dog": 2}},
+            "1 class(es) have no train images: 'dog'",
+        ),
+        (  # a class missing from the test split
+            {"train": {"cat": 3, "dog": 3}, "test": {"cat": 2}},
+            "1 class(es) have no test images: 'dog'",
+        ),
+        (  # two names no reward or metric can tell apart
+            {"train": {"Cat": 3, "cat": 3}, "test": {"Cat": 2, "cat": 2}},
+            "classes 'Cat' and 'cat' differ only in case",
+        ),
+    ],
+)
+def test_a_dataset_no_classifier_could_learn_is_refused_naming_the_class(
+    tmp_path, counts, fragment
+):
+    spec = {"question": QUESTION, "image_folder": str(split_folders(tmp_path / "src", counts))}
+    with pytest.raises(DatasetFormatError, match=re.escape(fragment)):
+        prepare_custom("my-set", spec, tmp_path / "out", log=quiet)
+
+
+def test_the_prepared_dataset_keeps_its_images_when_the_source_goes(tmp_path):
+    source = class_folders(tmp_path / "birds")
+    spec = {"question": QUESTION, "image_folder": str(source)}
+    prepare_custom("birds", spec, tmp_path / "out", log=quiet)
+    assert not (tmp_path / "out/images").is_symlink()
+    import shutil
+
+    shutil.rmtree(source)  # moved or deleted by its owner
+    assert load_dataset(tmp_path / "out", check_images=True).num_classes == 3
+
+
+# --- source checks before any job ----------------------------------------------------------------
+
+
+def test_source_problems_name_the_key_and_the_fix(tmp_path, hf_saved):
+    from clsrl.datasets.source_checks import custom_source_problems
+
+    class_folders(tmp_path / "birds")
+    cases = {
+        "missing folder": (
+            {"image_folder": str(tmp_path / "bird")},
+            "custom_datasets.x.image_folder': " + str(tmp_path / "bird") + " is not a folder "
+            f"(did you mean {tmp_path / 'birds'}?)",
+        ),
+        "both sources": (
+            {"image_folder": str(tmp_path / "birds"), "hf_dataset": str(hf_saved)},
+            "give exactly one of image_folder",
+        ),
+        "neither": ({}, "found neither"),
+        "mistyped hf path": (
+            {"hf_dataset": str(hf_saved) + "s"},
+            f"custom_datasets.x.hf_dataset': {hf_saved}s does not exist (did you mean {hf_saved}?)",
+        ),
+        "wrong column": (
+            {"hf_dataset": str(hf_saved), "image_column": "imgs", "label_column": "y"},
+            "custom_datasets.x.image_column': split 'train' of "
+            f"{hf_saved} has no column 'imgs' (did you mean 'img'?)",
+        ),
+        "not a saved dataset": ({"hf_dataset": str(tmp_path / "birds")}, "not a dataset saved"),
+    }
+    for case, (spec, fragment) in cases.items():
+        problems = custom_source_problems("x", {"question": QUESTION, **spec})
+        assert any(fragment in p for p in problems), (case, problems)
+    good = {"question": QUESTION, "hf_dataset": str(hf_saved), "image_column": "img"}
+    assert custom_source_problems("x", {**good, "label_column": "y"}) == []
+    assert custom_source_problems("x", {"question": QUESTION, "hf_dataset": "org/name"}) == []
+
+
+def test_the_source_state_follows_files_sizes_and_times(tmp_path, hf_saved):
+    import os
+
+    from clsrl.datasets.source_checks import custom_source_state, source_state
+
+    source = class_folders(tmp_path / "birds", 2)
+    spec = {"image_folder": str(source)}
+
+    def state():
+        source_state.cache_clear()
+        return custom_source_state(spec)
+
+    first = state()
+    assert state() == first  # nothing changed
+    _save(source / "robin" / "new.png")  # an image added
+    added = state()
+    assert added != first
+    os.utime(source / "robin" / "new.png", ns=(1, 1))  # an image edited (its time changed)
+    assert state() != added
+    assert custom_source_state({"hf_dataset": str(hf_saved)}) == source_state(str(hf_saved))
+    assert custom_source_state({"hf_dataset": "org/name"}) == "hub:org/name"

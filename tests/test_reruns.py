@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, run_snakemake
+from tests.test_custom_datasets import _save, class_folders
 from tests.test_workflow import planned_jobs
 
 pytestmark = pytest.mark.workflow
@@ -24,7 +25,14 @@ STUDY = {
     "base_model": "builtin:tiny-qwen2-vl",
     "demo_data": {"per_class": {"train": 2, "val": 1, "test": 2}},
     "images": {"resize": 56},
-    "evaluation": {"batch_size": 4, "max_new_tokens": 4, "device": "cpu"},
+    "evaluation": {
+        "batch_size": 4,
+        "max_new_tokens": 4,
+        "device": "cpu",
+        "targets": ["demo-colours", "my-birds"],  # a custom dataset, evaluated on only
+    },
+    # relative to the working directory, root / "work"
+    "custom_datasets": {"my-birds": {"question": "Which bird?", "image_folder": "../birds"}},
     "training": {
         "shots": [2],
         "seeds": [1],
@@ -36,7 +44,7 @@ STUDY = {
     },
 }
 REPORT = {"aggregate": 1, "plot_fewshot": 1, "study_tables": 1, "all": 1}
-EVALUATION_AND_REPORT = {"evaluate_zero_shot": 2, "evaluate_trained": 2, **REPORT}
+EVALUATION_AND_REPORT = {"evaluate_zero_shot": 4, "evaluate_trained": 4, **REPORT}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +59,7 @@ def study(tmp_path_factory):
     shutil.copytree(ROOT / "clsrl", root / "package" / "clsrl")
     work = root / "work"
     work.mkdir()
+    class_folders(root / "birds", per_class=3)
     (work / "study.yaml").write_text(yaml.safe_dump(STUDY))
     run(root, "--cores", "2")
     return root
@@ -121,7 +130,7 @@ def test_an_evaluation_setting_reruns_evaluations_only(study):
 
 
 def test_a_new_target_adds_only_its_evaluations(study):
-    config = changed(evaluation={"targets": ["demo-colours", "demo-shapes"]})
+    config = changed(evaluation={"targets": ["demo-colours", "my-birds", "demo-shapes"]})
     assert plan(study, config) == {
         "generate_demo_dataset": 1,  # the new target's data and questions
         "make_test_questions": 1,
@@ -135,7 +144,7 @@ def test_one_methods_hyperparameter_reruns_that_method_only(study):
     variant = {"no-thinking": {"extends": "no-thinking", "trl": {"learning_rate": 2e-6}}}
     assert plan(study, changed(method_variants=variant)) == {
         "train": 1,
-        "evaluate_trained": 1,
+        "evaluate_trained": 2,  # on both targets
         "plot_reward_curves": 1,
         **REPORT,
     }
@@ -145,7 +154,7 @@ def test_a_new_seed_adds_only_its_jobs(study):
     assert plan(study, changed(training={"seeds": [1, 2]})) == {
         "sample_few_shot": 1,
         "train": 2,  # sft and no-thinking on the new split
-        "evaluate_trained": 2,
+        "evaluate_trained": 4,  # each on both targets
         "plot_reward_curves": 1,
         **REPORT,
     }
@@ -160,3 +169,18 @@ def test_comments_in_a_script_or_a_helper_rerun_nothing(study, edited):
 def test_bumping_the_evaluation_version_reruns_all_evaluations_and_no_training(study, edited):
     edited("package/clsrl/stages.py", '"evaluation": 1,', '"evaluation": 2,')
     assert plan(study) == EVALUATION_AND_REPORT
+
+
+def test_an_edit_to_a_custom_datasets_source_reruns_exactly_its_jobs(study):
+    image = study / "birds" / "robin" / "added.png"
+    _save(image)
+    try:
+        assert plan(study) == {
+            "prepare_custom_dataset": 1,  # my-birds again, with its new image
+            "make_test_questions": 1,
+            "evaluate_zero_shot": 2,  # both styles on it
+            "evaluate_trained": 2,  # each trained model on it; no training
+            **REPORT,
+        }
+    finally:
+        image.unlink()

@@ -4,12 +4,20 @@ Download one file from the shell (resumes a `.part` file left by an interrupted 
 
     python -m clsrl.datasets.download URL DEST [--checksum sha256:HEX]
 
-Standard library only (urllib). A download goes to `DEST.part` first; an interrupted transfer is
-resumed with an HTTP Range request (a server that ignores Range sends the whole file again, and the
-part is restarted); transient failures (connection errors, timeouts, HTTP 408/429/5xx, a body cut
-short) are retried with exponential backoff; the finished file is checked against its checksum
-(`sha256:HEX` or `md5:HEX`) before it is renamed to DEST. Google Drive files (`gdrive:ID`) pass
-Drive's "can't scan for viruses" confirmation page.
+Standard library only (urllib). A download goes to `DEST.part` first; transient failures
+(connection errors, timeouts, HTTP 408/429/5xx, a body cut short) are retried with exponential
+backoff; the finished file is checked against its checksum (`sha256:HEX` or `md5:HEX`) before it
+is renamed to DEST. Google Drive files (`gdrive:ID`) pass Drive's "can't scan for viruses" page.
+
+A file is never accepted truncated or mixed from two versions:
+- A resume sends `Range` with `If-Range` set to the first response's ETag (else Last-Modified),
+  kept in `DEST.part.validator`. A 200 answer (file changed, or Range ignored) restarts the part;
+  a 206 with another ETag, or a part whose first response had no validator, starts over.
+- A body is complete when it reaches its Content-Length or chunked encoding's last chunk. A body
+  that just ends (connection closed, no length) must be proven: `Range: bytes=SIZE-` answered
+  416 proves it, 206 appends what was missing (then prove again). If the server cannot answer a
+  range (it ignores Range, or sent no validator), a known checksum decides; without one the file
+  is downloaded a second time and accepted only if both copies have the same sha256.
 
 >>> parse_checksum("md5:3138E1922A9193BFA496528EDBBC45D0")
 ('md5', '3138e1922a9193bfa496528edbbc45d0')
@@ -40,6 +48,8 @@ from urllib.request import Request, urlopen
 CHUNK_BYTES = 1 << 20
 PART_SUFFIX = ".part"
 MISMATCH_SUFFIX = ".mismatch"
+VALIDATOR_SUFFIX = ".validator"  # DEST.part.validator: the ETag or Last-Modified of DEST.part
+COPY_SUFFIX = ".copy"  # DEST.part.copy: a second download, compared with DEST.part
 DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF_S = 2.0  # waits 2, 4, 8, ... seconds between attempts
 DEFAULT_TIMEOUT_S = 60.0  # per connect / read, not per file
@@ -157,16 +167,19 @@ def download(
 ) -> Downloaded:
     """Download `url` to `dest` (resuming `dest.part`), verify `checksum`, return the result.
 
-    Raises DownloadError after `retries` failed retries (the part file stays, so a rerun
-    resumes) or on a permanent HTTP error, ChecksumMismatchError on a wrong checksum.
+    The result is complete by the module's rules. Raises DownloadError after `retries` failed
+    retries (the part file stays, so a rerun resumes), on a permanent HTTP error or when the
+    server's file is not stable; ChecksumMismatchError on a wrong checksum.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + PART_SUFFIX)
-    current = resolve_url(url)
+    current, checked = resolve_url(url), checksum is not None
     for attempt in range(retries + 1):
         try:
-            current = _transfer(current, part, timeout_s=timeout_s, log=log, original=url)
+            current = _transfer(
+                current, part, checked=checked, timeout_s=timeout_s, log=log, original=url
+            )
             break
         except _TransientError as error:
             have = part.stat().st_size if part.exists() else 0
@@ -180,42 +193,81 @@ def download(
             log(f"{dest.name}: {error}; retry {attempt + 1} of {retries} in {wait_s:.1f} s "
                 f"(resuming at {have} bytes)")  # fmt: skip
             time.sleep(wait_s)
+    _validator_path(part).unlink(missing_ok=True)  # complete: nothing left to resume
     verify_checksum(part, checksum, origin=url)
     os.replace(part, dest)
     return Downloaded(dest, dest.stat().st_size, file_digest(dest, "sha256"))
 
 
-def _transfer(url: str, part: Path, *, timeout_s: float, log: Log, original: str) -> str:
-    """One attempt (plus Drive confirmation pages); return the URL that served the file."""
-    for _ in range(MAX_CONFIRM_PAGES + 1):
+def _transfer(
+    url: str, part: Path, *, checked: bool, timeout_s: float, log: Log, original: str
+) -> str:
+    """One attempt: request until `part` is complete; return the URL that served the file.
+
+    `checked`: a checksum will be verified, so it may decide when a range cannot.
+    """
+    proving = False  # `part` holds a whole body that ended without a length: is it all?
+    while True:
+        validator = _load_validator(part)
         offset = part.stat().st_size if part.exists() else 0
-        response = _open(url, part, offset, timeout_s)
-        with response:
-            if _is_html(response) and original.startswith(GOOGLE_DRIVE_SCHEME):
-                url = _drive_confirmation_url(response.read(), original, part)
-                continue
-            _write_body(response, part, offset, log)
+        if offset and validator is None and not proving:
+            log(f"{part.name}: the server sent no ETag or Last-Modified for it, so a resume "
+                "could mix two versions of the file; starting over")  # fmt: skip
+            _discard(part)
+            offset = 0
+        if proving and not (offset and validator):  # no range to prove completeness with
+            if checked:
+                return url  # the checksum decides
+            offset = 0  # fetch the whole file again, to compare
+        url, response = _open_file(url, part, offset, validator, timeout_s, original)
+        if response is None:  # HTTP 416: nothing after `offset`, the part is the whole file
             return url
+        with response:
+            resumed = offset > 0 and _continues(response, part, offset, validator)
+            if proving and not resumed:  # the whole file again (Range ignored, or file changed)
+                if not checked:
+                    _compare_copies(response, part, original, log)
+                return url
+            if not resumed:
+                _discard(part)
+                _save_validator(part, response)
+            proving = not _write_body(response, part, offset if resumed else 0, log)
+        if not proving:
+            return url
+
+
+def _open_file(url, part, offset, validator, timeout_s, original):
+    """(URL, response) for the file, past Drive's confirmation pages; response None for 416."""
+    for _ in range(MAX_CONFIRM_PAGES + 1):
+        response = _open(url, part, offset, validator, timeout_s)
+        if response is None or not _is_drive_page(response, original):
+            return url, response
+        with response:
+            url = _drive_confirmation_url(response.read(), original, part)
     raise DownloadError(
         f"Google Drive kept answering {original} with a confirmation page; download the file in "
         f"a browser from {_drive_view_url(original)} and place it at {part.with_suffix('')}"
     )
 
 
-def _open(url: str, part: Path, offset: int, timeout_s: float):
-    """Open the URL, asking for the bytes from `offset` on; classify failures.
+def _open(url: str, part: Path, offset: int, validator: tuple[str, str] | None, timeout_s: float):
+    """Open the URL, asking for the bytes from `offset` on if the validator still holds.
 
-    A refused resume (HTTP 416, e.g. a part file as long as the file or longer) removes the part
-    file, so the next attempt starts over.
+    Returns None for HTTP 416 when the server's length is `offset` (or not given): the part file
+    is the whole file. A 416 for another length (a part file longer than the file) removes the
+    part file, so the next attempt starts over. Failures are classified.
     """
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        headers["If-Range"] = validator[1]
     try:
         return urlopen(Request(url, headers=headers), timeout=timeout_s)
     except HTTPError as error:
         if error.code == RANGE_NOT_SATISFIABLE and offset:
-            part.unlink()
+            if _complete_length(error.headers.get("Content-Range", "")) in (None, offset):
+                return None
+            _discard(part)
             raise _TransientError("server refused to resume (HTTP 416); starting over") from None
         if error.code in RETRYABLE_STATUS:
             raise _TransientError(f"HTTP {error.code} {error.reason}") from None
@@ -228,20 +280,63 @@ def _open(url: str, part: Path, offset: int, timeout_s: float):
         raise _TransientError(f"{type(error).__name__}: {error}") from None
 
 
-def _is_html(response) -> bool:
-    return response.headers.get_content_type() == "text/html"
+def _is_drive_page(response, original: str) -> bool:
+    """Whether Drive answered with a page (a confirmation form), not the file."""
+    html = response.headers.get_content_type() == "text/html"
+    return html and original.startswith(GOOGLE_DRIVE_SCHEME)
 
 
-def _write_body(response, part: Path, offset: int, log: Log) -> None:
-    """Append (resumed, HTTP 206) or write (HTTP 200) the body to `part`, logging progress."""
-    resumed = response.status == PARTIAL_CONTENT and _range_start(response) == offset
-    start = offset if resumed else 0
+def _continues(response, part: Path, offset: int, validator: tuple[str, str]) -> bool:
+    """True for a 206 that continues `part`, False for a 200 (the whole file).
+
+    A 206 from another byte, or with another validator than `part`'s first response, removes the
+    part file and raises _TransientError (the next attempt starts over).
+    """
+    if response.status != PARTIAL_CONTENT:
+        return False
+    name, value = validator
+    if _range_start(response) == offset and response.headers.get(name, value) == value:
+        return True
+    _discard(part)
+    raise _TransientError(f"the server's answer to a resume does not continue {part.name} "
+                          "(another start, or the file changed); starting over")  # fmt: skip
+
+
+def _compare_copies(response, part: Path, url: str, log: Log) -> None:
+    """Write the whole file again beside `part`; DownloadError unless both have one sha256."""
+    copy = part.with_name(part.name + COPY_SUFFIX)
+    log(f"{part.name}: the server cannot prove by Range that the file is complete; "
+        "downloading it a second time to compare")  # fmt: skip
+    try:
+        _write_body(response, copy, 0, log)
+        same = file_digest(copy) == file_digest(part)
+    finally:
+        copy.unlink(missing_ok=True)
+    if not same:
+        _discard(part)
+        dest = part.with_name(part.name.removesuffix(PART_SUFFIX))
+        raise DownloadError(
+            f"the server's file is not stable: two downloads of {url} differ (the file changed, "
+            "or a transfer was cut short: the server sends no length and cannot resume, so this "
+            f"cannot be told apart). Nothing was kept; rerun to try again, or download the file "
+            f"yourself, check it and place it at {dest}, or publish its checksum"
+        )
+
+
+def _write_body(response, path: Path, start: int, log: Log) -> bool:
+    """Write the body to `path` (appended at `start` > 0, else from byte 0), logging progress.
+
+    Return whether its end was delimited (Content-Length reached, or chunked encoding's last
+    chunk); False when it ended only because the connection closed. A body shorter than its
+    Content-Length (or a chunked body broken off) raises _TransientError.
+    """
     length = response.headers.get("Content-Length")
     total = start + int(length) if length is not None else None
     written, last_log = start, time.monotonic()
-    if resumed:
-        log(f"{part.name}: resuming at {offset} bytes")
-    with open(part, "ab" if resumed else "wb") as stream:
+    label = path.name.removesuffix(PART_SUFFIX)
+    if start:
+        log(f"{path.name}: resuming at {start} bytes")
+    with open(path, "ab" if start else "wb") as stream:
         while True:
             try:
                 chunk = response.read(CHUNK_BYTES)
@@ -252,11 +347,18 @@ def _write_body(response, part: Path, offset: int, log: Log) -> None:
             stream.write(chunk)
             written += len(chunk)
             if time.monotonic() - last_log >= PROGRESS_EVERY_S:
-                log(f"{part.name.removesuffix(PART_SUFFIX)}: {_progress(written, total)}")
+                log(f"{label}: {_progress(written, total)}")
                 last_log = time.monotonic()
     if total is not None and written < total:
         raise _TransientError(f"connection closed after {written} of {total} bytes")
-    log(f"{part.name.removesuffix(PART_SUFFIX)}: done, {_progress(written, total)}")
+    if total is None and "chunked" not in response.headers.get("Transfer-Encoding", "").lower():
+        if start and written == start:
+            raise _TransientError(f"an empty partial response at {start} bytes")
+        log(f"{label}: {_progress(written, total)} received without a length; checking that "
+            "nothing is missing")  # fmt: skip
+        return False
+    log(f"{label}: done, {_progress(written, total)}")
+    return True
 
 
 def _range_start(response) -> int | None:
@@ -266,6 +368,40 @@ def _range_start(response) -> int | None:
         return int(value.split()[1].split("-")[0])
     except (IndexError, ValueError):
         return None
+
+
+def _complete_length(content_range: str) -> int | None:
+    """TOTAL of `Content-Range: bytes */TOTAL` (sent with HTTP 416), or None."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
+def _validator_path(part: Path) -> Path:
+    return part.with_name(part.name + VALIDATOR_SUFFIX)
+
+
+def _save_validator(part: Path, response) -> None:
+    """Keep the response's strong ETag, else its Last-Modified, beside `part` (for If-Range)."""
+    etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    if etag and not etag.startswith("W/"):  # a weak ETag cannot be used in If-Range
+        _validator_path(part).write_text(f"ETag: {etag}\n", encoding="utf-8")
+    elif modified:
+        _validator_path(part).write_text(f"Last-Modified: {modified}\n", encoding="utf-8")
+
+
+def _load_validator(part: Path) -> tuple[str, str] | None:
+    """(header name, value) of the first response for `part`, or None."""
+    path = _validator_path(part)
+    if not path.is_file():
+        return None
+    name, _, value = path.read_text(encoding="utf-8").strip().partition(": ")
+    return (name, value) if name in ("ETag", "Last-Modified") and value else None
+
+
+def _discard(part: Path) -> None:
+    """Remove the part file and its validator: the next request starts over."""
+    part.unlink(missing_ok=True)
+    _validator_path(part).unlink(missing_ok=True)
 
 
 def _progress(written: int, total: int | None) -> str:

@@ -7,7 +7,9 @@ The cache holds `downloads/` (archives and files as downloaded, with a `<file>.s
 converters read) and `sources/<source id>.json` (what was fetched, written by the workflow last).
 
 A source without a published checksum is trusted on first download: its sha256 is recorded, and
-every later download of the file must match it (a mismatch is an error naming both digests).
+every later download of the file must match it (a mismatch is an error naming both digests). Only
+a file that `download` proved complete (see clsrl.datasets.download) and that was then placed
+(unpacked) without error is recorded.
 """
 
 from __future__ import annotations
@@ -98,12 +100,12 @@ def fetch_source(
         sha256 = download(
             source.url, file, checksum=expected, retries=retries, backoff_s=backoff_s, log=log
         ).sha256
+    target = coop_dir(cache_dir, dataset_of(source))
+    files = _place(source, file, target, log)  # an archive that does not unpack is not recorded
     if recorded_sha256(file) is None:
         _record_sha256(file, sha256)
         if source.checksum is None:
             log(f"{source.filename}: no published checksum; recorded sha256 {sha256} for later")
-    target = coop_dir(cache_dir, dataset_of(source))
-    files = _place(source, file, target, log)
     if source.unpack and not keep_archive:
         file.unlink()
     return {

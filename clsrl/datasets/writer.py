@@ -4,15 +4,19 @@ Every listed image must exist (a missing one is an error naming it and the file 
 With `check_images`, every image is decoded (in `threads` threads: PIL releases the GIL while
 decoding); an unreadable one is an error naming it, or, with `skip_unreadable`, its row is dropped,
 and the count (with the first few names) is logged and recorded in `dataset.json` as
-`skipped_images` / `skipped_examples`.
+`skipped_images` / `skipped_examples`. Then the classes are checked (clsrl.datasets.checks: at
+least 2, no two names equal but for case, every class with training and test images).
 
-The images are not copied: `images` in the dataset folder is a symbolic link to the source's
-image folder (the cache or a local copy), unless the converter wrote them there itself.
+The images are hard-linked into the dataset's `images/` folder (copied where the source is on
+another file system), so the prepared dataset holds its own images: moving, editing or deleting
+the source later changes nothing here (the workflow reruns the preparation when the source
+changes; clsrl.datasets.source_checks).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -20,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from clsrl.datasets.canonical import CORRUPT_IMAGE_ERRORS, CanonicalDataset, write_dataset
+from clsrl.datasets.checks import check_classes
 from clsrl.datasets.convert import Converted
 from clsrl.datasets.download import Log
 
@@ -66,7 +71,8 @@ def write_prepared(
         rows = [row for row in rows if row["image"] not in broken]
         if skipped:
             log(f"{name}: skipped {len(skipped)} unreadable image(s): {_listed(skipped)}")
-    _link_images(out_dir, image_root)
+    check_classes(converted.classnames, rows, name)
+    _place_images(out_dir, image_root, [row["image"] for row in rows], log)
     items = [{**row, "image": f"{IMAGES}/{row['image']}"} for row in rows]
     extra = {"skipped_images": len(skipped), "skipped_examples": skipped[:MAX_LISTED]}
     return write_dataset(
@@ -118,15 +124,27 @@ def _broken(path: Path) -> bool:
     return False
 
 
-def _link_images(out_dir: Path, image_root: Path) -> None:
-    """Make `out_dir/images` the image folder (a symlink, unless it already is that folder)."""
-    link = out_dir / IMAGES
-    if link.resolve() == image_root:
+def _place_images(out_dir: Path, image_root: Path, images: list[str], log: Log) -> None:
+    """Hard-link (or, across file systems, copy) each image into `out_dir/images`, unless the
+    converter wrote them there itself. A folder left by an earlier run is replaced."""
+    target = out_dir / IMAGES
+    if target.resolve() == image_root:
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink():
-        link.unlink()
-    link.symlink_to(image_root, target_is_directory=True)
+    if target.is_symlink():
+        target.unlink()  # a link into the source, from an older version of clsrl
+    elif target.exists():
+        shutil.rmtree(target)
+    copied = 0
+    for image in images:
+        destination = target / image
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(image_root / image, destination)
+        except OSError:  # another file system, or links not allowed: copy instead
+            shutil.copy2(image_root / image, destination)
+            copied += 1
+    how = f"copied {copied} and hard-linked {len(images) - copied}" if copied else "hard-linked"
+    log(f"{out_dir.name}: {how} images ({len(images)}) into {target}")
 
 
 def _listed(names: list[str] | set[str]) -> str:

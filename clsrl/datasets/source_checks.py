@@ -1,0 +1,165 @@
+"""Checks of a dataset's source that run before any job, and the state that ties a prepared dataset
+to its source.
+
+The Snakefile calls `source_problems(config)` right after config validation, so a missing folder,
+a dataset with both or neither source, or a HF dataset without the named columns stops the run
+before any job, naming the key and the fix. `source_state(path)` fingerprints a source folder
+(every file's path, size and modification time, or a HF dataset's fingerprints): it is a param of
+the job that prepares the dataset, so an edit to the source reruns exactly that preparation and
+what follows from it.
+
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> _ = (folder / "a.png").write_bytes(b"x")
+>>> before = source_state(folder)
+>>> _ = (folder / "b.png").write_bytes(b"y")
+>>> source_state.cache_clear(); source_state(folder) != before
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from clsrl.io import looks_like_local_path
+
+SOURCES = ("image_folder", "hf_dataset")
+HF_DICT_FILE = "dataset_dict.json"  # a DatasetDict saved with save_to_disk
+HF_INFO_FILE = "dataset_info.json"  # each saved Dataset (split)
+HF_STATE_FILE = "state.json"  # holds the Dataset's fingerprint
+
+
+def hf_columns(folder: Path) -> dict[str, list[str]] | None:
+    """Split -> column names of a dataset saved with save_to_disk; None if it is not one."""
+    if (folder / HF_DICT_FILE).is_file():
+        splits = json.loads((folder / HF_DICT_FILE).read_text(encoding="utf-8"))["splits"]
+        return {split: _features(folder / split) for split in splits}
+    if (folder / HF_INFO_FILE).is_file():
+        return {"train": _features(folder)}
+    return None
+
+
+def _features(folder: Path) -> list[str]:
+    info = json.loads((folder / HF_INFO_FILE).read_text(encoding="utf-8"))
+    return list(info.get("features") or {})
+
+
+def custom_source_problems(name: str, spec: dict) -> list[str]:
+    """What is wrong with one custom dataset's source, before any job runs (cheap checks)."""
+    key = f"config key 'custom_datasets.{name}"
+    given = [source for source in SOURCES if spec.get(source)]
+    if len(given) != 1:
+        found = "both" if len(given) == 2 else "neither"
+        return [
+            f"{key}': give exactly one of image_folder (a folder of class folders) or hf_dataset "
+            f"(a save_to_disk folder or a hub dataset name); found {found}."
+        ]
+    if given[0] == "image_folder":
+        folder = Path(spec["image_folder"]).expanduser()
+        if not folder.is_dir():
+            return [
+                f"{key}.image_folder': {folder} is not a folder{_near(folder)}; point it at a "
+                "folder of class folders (or of train/, val/, test/ folders holding them)."
+            ]
+        return []
+    source = spec["hf_dataset"]
+    if not looks_like_local_path(source):
+        return []  # a hub name: checked when the dataset is prepared (needs the network)
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        return [
+            f"{key}.hf_dataset': {folder} does not exist{_near(folder)}; give a folder written "
+            "by save_to_disk, or a hub dataset name such as uoft-cs/cifar10."
+        ]
+    columns = hf_columns(folder)
+    if columns is None:
+        return [
+            f"{key}.hf_dataset': {folder} is not a dataset saved with save_to_disk (no "
+            f"{HF_DICT_FILE} or {HF_INFO_FILE}); save it with Dataset.save_to_disk or "
+            "DatasetDict.save_to_disk."
+        ]
+    problems = []
+    for column_key, default in (("image_column", "image"), ("label_column", "label")):
+        column = spec.get(column_key, default)
+        for split, names in columns.items():
+            if column not in names:
+                problems.append(
+                    f"{key}.{column_key}': split {split!r} of {folder} has no column {column!r}"
+                    f"{_suggest(column, names)}; its columns are {names}."
+                )
+    return problems
+
+
+def _near(path: Path) -> str:
+    """' (did you mean X?)' when a sibling's name is close to the missing path's."""
+    parent = path.parent
+    if not parent.is_dir():
+        return f" (nor is {parent})" if not parent.exists() else ""
+    close = difflib.get_close_matches(path.name, [p.name for p in parent.iterdir()], n=1)
+    return f" (did you mean {parent / close[0]}?)" if close else ""
+
+
+def _suggest(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def source_problems(config: dict) -> list[str]:
+    """Problems of the custom datasets a study uses (datasets and evaluation targets)."""
+    used = set(config["datasets"]) | set(config["evaluation"]["targets"])
+    problems = []
+    for name, spec in config["custom_datasets"].items():
+        if name in used:
+            problems += custom_source_problems(name, spec)
+    return problems
+
+
+def unused_custom_datasets(config: dict) -> list[str]:
+    """A warning for each custom dataset the config defines but the study does not name."""
+    used = set(config["datasets"]) | set(config["evaluation"]["targets"])
+    return [
+        f"custom dataset {name!r} is defined in custom_datasets but not used: add it to `datasets`"
+        " (trained on and evaluated on) or to `evaluation.targets` (evaluated on only)."
+        for name in config["custom_datasets"]
+        if name not in used
+    ]
+
+
+def _files(folder: Path) -> Iterator[tuple[str, int, int]]:
+    """(relative path, size, modification time in ns) of every file below `folder`, sorted."""
+    found = []
+    for directory, subfolders, files in os.walk(folder):
+        subfolders.sort()
+        for file in files:
+            path = Path(directory) / file
+            stat = path.stat()
+            found.append((path.relative_to(folder).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return iter(sorted(found))
+
+
+@cache
+def source_state(folder: str | Path) -> str:
+    """A fingerprint of a source folder: its files' paths, sizes and modification times (for a
+    HF dataset saved with save_to_disk, the same over its metadata and data files). Listing a
+    large folder takes a while (ImageNet's 1.3 M files: seconds on a local disk), once per run."""
+    digest = hashlib.sha256()
+    for relative, size, mtime in _files(Path(folder).expanduser()):
+        digest.update(f"{relative}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def custom_source_state(spec: dict) -> str:
+    """The state of a custom dataset's source: its folder's fingerprint, or for a hub dataset
+    its name (a hub dataset's changes are not tracked: rename or delete the prepared folder)."""
+    if spec.get("image_folder"):
+        return source_state(str(spec["image_folder"]))
+    source = spec.get("hf_dataset", "")
+    if looks_like_local_path(source) and Path(source).expanduser().is_dir():
+        return source_state(source)
+    return f"hub:{source}"

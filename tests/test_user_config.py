@@ -1,0 +1,151 @@
+"""A user's own config and data through the real Snakefile: a --configfile replaces the demo's
+config.yaml, and bad datasets stop before any training job, naming the key or the class."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SNAKEMAKE, run_snakemake
+from tests.test_custom_datasets import QUESTION, class_folders, split_folders
+from tests.test_workflow import planned_jobs
+
+pytestmark = pytest.mark.workflow
+PAPER_LINE = (
+    "images 384 px; GRPO lr 1e-06 (linear), 1024 completion tokens, 64 completions per step; "
+    "SFT lr 1e-05; epochs: default 50, ImageNet 10, SUN397 25, EuroSAT 100"
+)
+
+
+def write(path, config):
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_users_configfile_gets_the_papers_settings_not_the_demos(tmp_path):
+    my = write(
+        tmp_path / "my.yaml", {"base_model": "Qwen/Qwen2-VL-2B-Instruct", "datasets": ["EuroSAT"]}
+    )
+    done = run_snakemake(tmp_path, "--dry-run", configfile=my)
+    assert f"clsrl config: {my} (replaces config.yaml" in done.stderr
+    assert "base model Qwen/Qwen2-VL-2B-Instruct; " + PAPER_LINE in done.stderr
+    assert "seeds 1, 2, 3" in done.stderr  # not the demo's 1, 2
+    # the paper's 3 trained methods x (all classes, base half) x 3 seeds
+    assert planned_jobs(done.stdout)["train"] == 3 * 2 * 3
+    # the spec a training job of this config gets
+    spec = subprocess.run(
+        [sys.executable, "-m", "clsrl.training_spec", "cls-rl", "EuroSAT", "--configfile", str(my)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    trl = json.loads(spec.stdout)["trl"]
+    assert (trl["learning_rate"], trl["lr_scheduler_type"]) == (1e-6, "linear")
+    assert (trl["max_completion_length"], trl["num_train_epochs"]) == (1024, 100)
+    assert json.loads(spec.stdout)["image_resize"] == 384
+
+
+def test_the_paper_study_plans_from_the_repository_root():
+    done = subprocess.run(
+        [*SNAKEMAKE, "--dry-run", "--configfile", "bench/paper_study.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    jobs = planned_jobs(done.stdout)
+    assert (jobs["train"], jobs["evaluate_trained"], jobs["prepare_benchmark_dataset"]) == (
+        198,
+        1287,
+        11,
+    )
+    assert PAPER_LINE in done.stderr
+
+
+def test_config_alone_still_overrides_the_demo(tmp_path):
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text())
+    done = run_snakemake(tmp_path, "--dry-run", "--config", "settings=[fewshot,base2new]")
+    assert "clsrl config: config.yaml (the embedded demo" in done.stderr
+    assert "settings fewshot, base2new" in done.stderr
+    assert "base model builtin:toy-qwen2-vl" in done.stderr and "seeds 1, 2;" in done.stderr
+
+
+def test_a_custom_dataset_the_study_does_not_name_gets_a_warning(tmp_path):
+    config = {
+        "datasets": ["demo-colours"],
+        "base_model": "builtin:tiny-qwen2-vl",
+        "custom_datasets": {"my-birds": {"question": QUESTION, "image_folder": str(tmp_path)}},
+    }
+    done = run_snakemake(tmp_path, "--dry-run", configfile=write(tmp_path / "c.yaml", config))
+    assert (
+        "clsrl warning: custom dataset 'my-birds' is defined in custom_datasets but not used: "
+        in (done.stderr)
+    )
+    assert "add it to `datasets`" in done.stderr
+
+
+def test_a_missing_source_folder_stops_before_any_job(tmp_path):
+    config = {
+        "datasets": ["my-birds"],
+        "custom_datasets": {"my-birds": {"question": QUESTION, "image_folder": "/data/brids"}},
+    }
+    done = run_snakemake(
+        tmp_path, "--dry-run", configfile=write(tmp_path / "c.yaml", config), check=False
+    )
+    assert done.returncode != 0
+    assert "Invalid configuration" in done.stderr
+    assert "'custom_datasets.my-birds.image_folder': /data/brids is not a folder" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("counts", "fragment"),
+    [
+        ({"train": {"seven": 4}, "test": {"seven": 2}}, "1 class ('seven')"),
+        ({"train": {"Cat": 4, "cat": 4}, "test": {"Cat": 2, "cat": 2}}, "'Cat' and 'cat'"),
+    ],
+)
+def test_a_bad_dataset_stops_at_preparation_before_any_training(tmp_path, counts, fragment):
+    source = split_folders(tmp_path / "src", counts)
+    config = {
+        "datasets": ["my-set"],
+        "methods": ["zero-shot", "sft"],
+        "base_model": "builtin:tiny-qwen2-vl",
+        "custom_datasets": {"my-set": {"question": QUESTION, "image_folder": str(source)}},
+        "training": {"shots": [2], "seeds": [1], "max_steps": 1},
+        "evaluation": {"device": "cpu", "max_new_tokens": 2},
+    }
+    done = run_snakemake(
+        tmp_path, "--cores", "1", configfile=write(tmp_path / "c.yaml", config), check=False
+    )
+    assert done.returncode != 0
+    log = (tmp_path / "logs/prepare_custom_dataset/my-set.log").read_text()
+    assert fragment in log
+    assert not (tmp_path / "results/models").exists()
+
+
+def test_adding_images_to_a_source_reruns_its_preparation(tmp_path):
+    """The 'fewer images than shots' case: the user adds images and reruns."""
+    source = class_folders(tmp_path / "birds", per_class=2)
+    config = {
+        "datasets": ["my-birds"],
+        "base_model": "builtin:tiny-qwen2-vl",
+        "custom_datasets": {
+            "my-birds": {
+                "question": QUESTION,
+                "image_folder": str(source),
+                "split_ratio": {"train": 0.5, "val": 0.0, "test": 0.5},
+            }
+        },
+    }
+    configfile = write(tmp_path / "c.yaml", config)
+    run_snakemake(tmp_path, "--cores", "1", "data", configfile=configfile)
+    assert (
+        "Nothing to be done" in run_snakemake(tmp_path, "-n", "data", configfile=configfile).stdout
+    )
+    class_folders(source, per_class=6)  # four more images per class
+    plan = run_snakemake(tmp_path, "-n", "data", configfile=configfile)
+    assert planned_jobs(plan.stdout) == {"prepare_custom_dataset": 1, "data": 1}
