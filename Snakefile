@@ -27,6 +27,10 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"
 
 
+onstart:
+    check_base_model()  # a hub model must be cached or reachable before any job loads it
+
+
 rule all:
     default_target: True
     input:

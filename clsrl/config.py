@@ -54,7 +54,21 @@ def validate_config(config: dict) -> dict:
             + "\nFix the key in config.yaml (or in the --configfile / --config that set it); "
             "each key is described in clsrl/schemas/config.schema.yaml."
         )
-    return config
+    return canonical(config)
+
+
+def canonical(value):
+    """`value` with every mapping's keys sorted, recursively: the order of keys in a YAML file
+    never changes a job's params (Snakemake compares them by repr), so it never reruns anything.
+
+    >>> canonical({"b": {"y": 1, "x": [{"d": 0, "c": 0}]}, "a": 2})
+    {'a': 2, 'b': {'x': [{'c': 0, 'd': 0}], 'y': 1}}
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
 
 
 def fill_defaults(config: dict, schema: dict) -> dict:

@@ -1,4 +1,7 @@
-"""Small file helpers: every result is written atomically, so a crash never leaves half a file.
+"""Small file helpers: every result is written atomically, so a crash never leaves half a file,
+and with the permissions `open()` would give it under the process's umask (0644 under umask 022;
+a temporary file from mkstemp, and some library writers, make 0600 files that collaborators on a
+shared cluster could not read).
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "a" / "b.json"
@@ -8,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -15,6 +19,34 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+@functools.cache
+def umask() -> int:
+    """The process's umask (read without changing it where /proc says it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def honour_umask(path: str | Path) -> None:
+    """Give a file, or a folder and everything in it, the mode `open()` and `mkdir()` would."""
+    path = Path(path)
+    if not path.is_dir():
+        os.chmod(path, 0o666 & ~umask())
+        return
+    os.chmod(path, 0o777 & ~umask())
+    for folder, subfolders, files in os.walk(path):
+        for name in subfolders:
+            os.chmod(Path(folder) / name, 0o777 & ~umask())
+        for name in files:
+            os.chmod(Path(folder) / name, 0o666 & ~umask())
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -25,6 +57,7 @@ def write_atomic(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        honour_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -49,6 +82,7 @@ def folder_written_atomically(path: str | Path) -> Iterator[Path]:
     shutil.rmtree(staging, ignore_errors=True)  # left by a crashed run of a process with this id
     try:
         yield staging
+        honour_umask(staging)
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)

@@ -107,22 +107,33 @@ METHODS: dict[str, MethodSpec] = {
 
 
 def resolve_methods(variants: dict | None = None) -> dict[str, MethodSpec]:
-    """Built-in methods plus the config's variants; a variant extends a method defined before it.
+    """Built-in methods plus the config's variants; a variant extends a built-in method or another
+    variant, in whatever order the config lists them.
 
     A variant's `trl` settings are merged over its parent's; other keys replace the parent's.
+
+    >>> resolve_methods({"b": {"extends": "a"}, "a": {"extends": "sft"}})["b"].trainer
+    'sft'
     """
+    variants = dict(variants or {})
     methods = dict(METHODS)
-    for name, variant in (variants or {}).items():
-        parent = methods.get(variant["extends"])
-        if parent is None:
+    while variants:
+        ready = [name for name, v in variants.items() if v["extends"] in methods]
+        if not ready:
+            name = next(iter(variants))
+            parent = variants[name]["extends"]
+            problem = "a cycle of variants" if parent in variants else "unknown method"
             raise ValueError(
-                f"config key 'method_variants.{name}.extends': unknown method "
-                f"{variant['extends']!r}; use one of {', '.join(methods)}"
+                f"config key 'method_variants.{name}.extends': {problem} {parent!r}; use one of "
+                f"{', '.join(methods)} or another variant"
             )
-        changes = {key: value for key, value in variant.items() if key not in ("extends", "trl")}
-        if "rewards" in changes:
-            changes["rewards"] = tuple(changes["rewards"])
-        methods[name] = replace(
-            parent, name=name, trl={**parent.trl, **variant.get("trl", {})}, **changes
-        )
+        for name in ready:
+            variant = variants.pop(name)
+            parent = methods[variant["extends"]]
+            changes = {k: v for k, v in variant.items() if k not in ("extends", "trl")}
+            if "rewards" in changes:
+                changes["rewards"] = tuple(changes["rewards"])
+            methods[name] = replace(
+                parent, name=name, trl={**parent.trl, **variant.get("trl", {})}, **changes
+            )
     return methods

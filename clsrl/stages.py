@@ -16,7 +16,8 @@ STAGE_VERSIONS = {
     "base_model": 2,  # clsrl.tiny_model, clsrl.toy_model
     "data": 1,  # clsrl.datasets (download, convert, demo generation)
     "questions": 1,  # clsrl.questions, clsrl.prompts option lists, clsrl.fewshot sampling
-    "training": 1,  # clsrl.train, clsrl.rewards, clsrl.training_spec, clsrl.methods
+    # 2: float32 master weights under bf16 compute (bf16 weights did not learn at lr 1e-6)
+    "training": 2,  # clsrl.train, clsrl.rewards, clsrl.training_spec, clsrl.methods
     "evaluation": 1,  # clsrl.evaluate, clsrl.inference, clsrl.answers, clsrl.prompts
     "report": 1,  # clsrl.aggregate, clsrl.plots
 }

@@ -12,8 +12,8 @@ the paper's)
 >>> print(study_summary(config))  # doctest: +NORMALIZE_WHITESPACE
 study: 1 dataset(s) (EuroSAT); methods zero-shot, cls-rl; settings fewshot, base2new; 4 shots,
 seeds 1, 2, 3; base model Qwen/Qwen2-VL-2B-Instruct; images 384 px; GRPO lr 1e-06 (linear), 1024
-completion tokens, 64 completions per step; SFT lr 1e-05; epochs: default 50, ImageNet 10,
-SUN397 25, EuroSAT 100
+completion tokens, 64 completions per step; SFT lr 1e-05; epochs: default 50, EuroSAT 100,
+ImageNet 10, SUN397 25
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def study_summary(config: dict) -> str:
     training = config["training"]
     grpo = {**TRAINER_PRESETS["grpo"], **training["trl"].get("grpo", {})}
     sft = {**TRAINER_PRESETS["sft"], **training["trl"].get("sft", {})}
-    epochs = ", ".join(f"{name} {value:g}" for name, value in training["epochs"].items())
+    others = sorted(name for name in training["epochs"] if name != "default")
+    epochs = ", ".join(f"{name} {training['epochs'][name]:g}" for name in ["default", *others])
     datasets = config["datasets"]
     return (
         f"study: {len(datasets)} dataset(s) ({', '.join(datasets)}); methods "

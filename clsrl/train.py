@@ -2,13 +2,15 @@
 
     python -m clsrl.train --spec SPEC.json --questions TRAIN.jsonl --dataset DATA_DIR \\
         --output MODEL_DIR --checkpoints CHECKPOINT_DIR
-    accelerate launch --num_processes 8 --config_file envs/accelerate/fsdp.yaml -m clsrl.train ...
+    accelerate launch --num_processes 8 --config_file envs/accelerate/ddp.yaml -m clsrl.train ...
 
 The spec (clsrl.training_spec) says what to train; this module only carries it out. Checkpoints go
-to CHECKPOINT_DIR, outside the output, so a killed or preempted job, rerun, resumes from the last
-one. The final model is written to a temporary sibling folder and renamed into place, so an
-incomplete folder is never taken for a finished model. Beside the model: the spec, provenance and
-the per-step log (`log_history.csv`: loss, rewards per function, reward std, lengths, KL).
+to CHECKPOINT_DIR/spec-<hash>, outside the output, so a killed or preempted job, rerun with the
+same spec, resumes from its newest committed checkpoint (clsrl.checkpoints); SIGTERM saves one and
+exits with status 75. The final model is written to a temporary sibling folder and renamed into
+place, so an incomplete folder is never taken for a finished model. Beside the model: the spec,
+provenance and the per-step log (`log_history.csv`: loss, rewards per function, reward std,
+lengths, KL).
 """
 
 from __future__ import annotations
@@ -16,14 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import pandas as pd
 import torch
-from transformers.trainer_utils import get_last_checkpoint
 
+from clsrl.checkpoints import (
+    CommitCheckpoints,
+    StopOnSignal,
+    TrainingStopped,
+    resumable_checkpoint,
+    spec_checkpoint_dir,
+)
 from clsrl.inference import load_image
 from clsrl.io import folder_written_atomically, read_json, write_atomic, write_json
 from clsrl.modeling import attention_implementation, load_model_and_processor
@@ -32,6 +41,7 @@ from clsrl.provenance import provenance
 from clsrl.questions import read_questions
 from clsrl.rewards import reward_functions
 
+EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on a signal with a checkpoint saved; rerun to resume
 SPEC_FILE = "training_spec.json"
 RECORD_FILE = "training_record.json"
 LOG_HISTORY_FILE = "log_history.csv"
@@ -103,8 +113,7 @@ def trainer_arguments(spec: dict, checkpoint_dir: Path, runtime: Runtime, bf16: 
         "bf16": bf16,
         "use_cpu": not torch.cuda.is_available(),
         "save_strategy": "steps",
-        "save_steps": runtime.save_steps,
-        "save_total_limit": 1,
+        "save_steps": runtime.save_steps,  # older ones go once a newer is committed
         "logging_steps": 1,
         "report_to": [],
     }
@@ -206,17 +215,34 @@ def train(
     checkpoint_dir: str | Path,
     runtime: Runtime = Runtime(),
 ) -> Path:
-    """Train as the spec says; resume from the last checkpoint; write the model atomically."""
+    """Train as the spec says, resuming this spec's newest committed checkpoint; write the model
+    atomically. Raises TrainingStopped when SIGTERM stopped it (after saving a checkpoint)."""
     output_dir, checkpoint_dir = Path(output_dir), Path(checkpoint_dir)
+    resume_from = resumable_checkpoint(checkpoint_dir, spec)
     trainer, processor = prepare_trainer(
-        spec, base_model, questions_path, dataset_dir, checkpoint_dir, runtime
+        spec,
+        base_model,
+        questions_path,
+        dataset_dir,
+        spec_checkpoint_dir(checkpoint_dir, spec),
+        runtime,
     )
     dtypes = dtypes_in_training(trainer)
     print(f"training with {dtypes}", flush=True)
-    resume_from = get_last_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
     if resume_from:
         print(f"resuming from {resume_from}", flush=True)
-    trainer.train(resume_from_checkpoint=resume_from)
+    trainer.add_callback(CommitCheckpoints(trainer.accelerator, spec))
+    stop = StopOnSignal(trainer.accelerator)
+    trainer.add_callback(stop)
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        stop.restore()
+    if stop.stopped_at is not None:
+        raise TrainingStopped(
+            f"stopped by a signal after step {stop.stopped_at}, whose checkpoint is committed in "
+            f"{spec_checkpoint_dir(checkpoint_dir, spec)}: rerun the job to resume from it"
+        )
     if trainer.is_world_process_zero():
         save_final_model(trainer, processor, spec, output_dir, resume_from, dtypes)
         if not runtime.keep_checkpoints:
@@ -268,9 +294,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     spec = json.loads(args.spec) if args.spec.lstrip().startswith("{") else read_json(args.spec)
     runtime = Runtime(args.save_steps, args.keep_checkpoints, args.log_completions)
-    train(
-        spec, args.base_model, args.questions, args.dataset, args.output, args.checkpoints, runtime
-    )
+    try:
+        train(
+            spec,
+            args.base_model,
+            args.questions,
+            args.dataset,
+            args.output,
+            args.checkpoints,
+            runtime,
+        )
+    except TrainingStopped as stopped:
+        print(stopped, file=sys.stderr, flush=True)
+        sys.exit(EXIT_STOPPED)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Glue for the thin scripts in workflow_scripts/: send all of a job's output to its log file.
+"""Glue for the thin scripts in workflow_scripts/: send all of a job's output to its log file, and
+run a job's own process so that signals reach it.
 
 with job_log(snakemake.log[0]):
     ...  # everything printed, warned or raised here lands in the log
@@ -8,9 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import sys
 import traceback
 from pathlib import Path
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @contextlib.contextmanager
@@ -40,3 +45,26 @@ def job_log(path: str | Path):
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+def run_forwarding_signals(command: list[str], env: dict | None = None) -> int:
+    """Run `command` and wait for it, passing SIGTERM and SIGINT on to it; return its exit code.
+
+    SLURM signals every process of a job step ahead of its time limit; a script that died at once
+    would let its step end while the training process is still saving its checkpoint. This one
+    waits for the child, which saves and exits (clsrl.train: status 75).
+    """
+    process = subprocess.Popen(command, env=env)
+    previous = {number: signal.getsignal(number) for number in FORWARDED_SIGNALS}
+
+    def forward(number, frame):
+        if process.poll() is None:
+            process.send_signal(number)
+
+    for number in FORWARDED_SIGNALS:
+        signal.signal(number, forward)
+    try:
+        return process.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

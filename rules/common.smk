@@ -3,6 +3,7 @@ import sys
 
 from clsrl.config import ConfigError, is_builtin_model, validate_config
 from clsrl.datasets.source_checks import source_problems, unused_custom_datasets
+from clsrl.hub import hub_model_problem
 from clsrl.study import config_sources, study_summary
 from clsrl.datasets.registry import datasets_of_kind, known_datasets
 from clsrl.fewshot import parse_view
@@ -178,3 +179,17 @@ def all_targets():
     if TRAINED_METHODS:
         targets.append("results/figures/reward_curves.png")
     return targets
+
+
+MODEL_RULES = ("train", "evaluate_zero_shot", "evaluate_trained")
+
+
+def check_base_model():
+    """Before a real run's first job (the Snakefile's onstart): stop, saying why and how to fix
+    it, when a job would load a hub model that is neither cached nor reachable."""
+    if not any(job.rule.name in MODEL_RULES for job in workflow.dag.needrun_jobs()):
+        return
+    problem = hub_model_problem(config["base_model"])
+    if problem:
+        print(f"clsrl: {problem}", file=sys.stderr)
+        raise SystemExit(1)

@@ -286,9 +286,17 @@ BAD_INPUTS = [
         ["corrupt or truncated", "images/train/2_0.png"],
         id="truncated-image",
     ),
+    # with check_images: an empty file
+    pytest.param(
+        _overwrite("images/train/1_1.png", b""),
+        True,
+        ["corrupt or truncated", "images/train/1_1.png"],
+        id="zero-byte-image",
+    ),
 ]
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(("mutate", "check_images", "fragments"), BAD_INPUTS)
 def test_bad_input_raises_an_error_naming_the_culprit(dataset_dir, mutate, check_images, fragments):
     load_dataset(dataset_dir, check_images=check_images)  # valid before the change

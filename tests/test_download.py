@@ -158,6 +158,7 @@ def test_download_verifies_sha256_and_md5(server, tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+@pytest.mark.faults
 def test_checksum_mismatch_names_file_digests_and_fix(server, tmp_path):
     server.files["/a.bin"] = PAYLOAD
     wrong = "sha256:" + "0" * 64
@@ -178,6 +179,7 @@ def test_a_failed_first_request_is_retried(server, tmp_path):
     assert len(server.requests) == 2
 
 
+@pytest.mark.faults
 def test_a_cut_transfer_resumes_with_a_range_request(server, tmp_path):
     server.files["/big.bin"] = PAYLOAD
     server.modes["/big.bin"] = "cut-first"
@@ -211,6 +213,7 @@ NEW = PAYLOAD[::-1] + b"the new version"  # the file after it changed at its sou
 THIRD = len(PAYLOAD) // 3  # where cut-first stops the first body
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("cut", [True, False])
 def test_a_body_without_length_is_proven_complete_by_a_range_request(server, tmp_path, cut):
     server.files["/cl.bin"] = PAYLOAD
@@ -239,6 +242,7 @@ def test_a_body_without_length_or_range_support_is_downloaded_twice(
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("modes", ["no-range", "no-validator"])
 def test_two_different_copies_of_a_body_without_length_are_refused(server, tmp_path, modes):
     server.files["/unstable.bin"] = PAYLOAD
@@ -274,6 +278,7 @@ def test_a_resume_sends_if_range_with_the_first_validator(server, tmp_path, name
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("modes", "ranges"),
     [
@@ -441,6 +446,7 @@ def test_fetch_source_records_the_sha256_of_the_whole_file_not_a_cut_one(server,
     assert recorded_sha256(tmp_path / "downloads/labels.txt") == sha256(PAYLOAD)
 
 
+@pytest.mark.faults
 def test_fetch_source_records_no_sha256_for_an_unproven_download(server, tmp_path):
     server.files["/labels.txt"] = PAYLOAD
     server.changes["/labels.txt"] = NEW

@@ -184,3 +184,27 @@ def test_an_edit_to_a_custom_datasets_source_reruns_exactly_its_jobs(study):
         }
     finally:
         image.unlink()
+
+
+def reversed_keys(value):
+    """Every mapping with its keys in reverse order (as a user's YAML might list them)."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
+
+
+@pytest.mark.faults
+def test_the_order_of_keys_in_the_yaml_reruns_nothing(study):
+    config = reversed_keys({**STUDY, "demo_data": {"per_class": {"test": 2, "val": 1, "train": 2}}})
+    path = study / "work" / "reordered.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # per_class, trl, custom_datasets...
+    assert list(config["evaluation"]) == ["targets", "device", "max_new_tokens", "batch_size"]
+    env = {"PYTHONPATH": str(study / "package") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = run_snakemake(
+        study / "work",
+        "--dry-run",
+        configfile=path,
+        snakefile=study / "workflow" / "Snakefile",
+        env=env,
+    )
+    assert "Nothing to be done" in done.stdout, done.stdout

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +25,24 @@ CONFIG = ROOT / "tests" / "configs" / "slurm.yaml"
 LIMIT_S = 420  # per snakemake call, killed by `timeout -k 10` (the plugin can ignore SIGTERM)
 # What each model job must ask for (clsrl/resources.py for tests/configs/slurm.yaml): the tiny
 # model's 2000 MB, a runtime of 10 minutes start-up plus a few seconds of work, one GPU.
+# Every job asks for SIGTERM 10 minutes before its time limit (training saves a checkpoint).
+SIGNAL = {"--signal": "TERM@600"}
 EXPECTED = {
-    "train": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "2"},
-    "evaluate_zero_shot": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "1"},
-    "evaluate_trained": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "1"},
+    "train": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "2", **SIGNAL},
+    "evaluate_zero_shot": {
+        "--gpus": "1",
+        "--mem": "2000",
+        "-t": "11",
+        "--cpus-per-task": "1",
+        **SIGNAL,
+    },
+    "evaluate_trained": {
+        "--gpus": "1",
+        "--mem": "2000",
+        "-t": "11",
+        "--cpus-per-task": "1",
+        **SIGNAL,
+    },
 }
 JOBS = {"train": 2, "evaluate_zero_shot": 4, "evaluate_trained": 4}  # all the others are local
 TARGETS = ["results/tables/zero_shot.csv", "results/tables/fewshot.csv"]  # every model job
@@ -161,3 +176,45 @@ def test_a_job_killed_for_memory_is_retried_with_more(slurm_env, tmp_path):
     assert (tmp_path / "hungry.txt").read_text().strip() == "1200"
     first_log = sorted((tmp_path / "logs/slurm/rule_hungry").glob("*.log"))[0].read_text()
     assert "memory" in first_log.lower(), first_log
+
+
+def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_path):
+    """What SLURM does ahead of a time limit (--signal=TERM@600) or on preemption: SIGTERM to
+    every process of the job step. The training saves a checkpoint and exits; Snakemake resubmits
+    the job, which resumes from that checkpoint."""
+    env, _ = slurm_env
+    config = yaml.safe_load(CONFIG.read_text())
+    config.update(datasets=["demo-colours"], methods=["no-thinking"])
+    config["training"].update(max_steps=400, save_steps=10_000)
+    configfile = tmp_path / "long.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    model = "results/models/no-thinking/demo-colours/2shot/seed1"
+    command = ["timeout", "-k", "10", str(LIMIT_S), sys.executable, "-m", "snakemake"]
+    command += ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), model]
+    command += ["--profile", str(slurm_profile(tmp_path)), "--configfile", str(configfile)]
+    run = subprocess.Popen(
+        command,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log = tmp_path / "logs/train/no-thinking/demo-colours/2shot/seed1.log"
+    deadline = time.monotonic() + LIMIT_S
+    while not (log.exists() and log.read_text().count("'step_time'") >= 3):
+        assert run.poll() is None, run.stdout.read()
+        assert time.monotonic() < deadline, "the training job logged no steps"
+        time.sleep(0.5)
+    job = subprocess.run(
+        ["squeue", "-h", "-o", "%i %k"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    job_id = next(line.split()[0] for line in job.splitlines() if "rule_train" in line)
+    subprocess.run(["scancel", "--signal=TERM", job_id], env=env, check=True)
+    output, _ = run.communicate(timeout=LIMIT_S)
+    assert run.returncode == 0, output
+    # checkpoints come every 10,000 steps: only the signal can have saved the one resumed from
+    record = json.loads((tmp_path / model / "training_record.json").read_text())
+    assert record["resumed_from"], output
+    assert int(record["resumed_from"].rsplit("-", 1)[1]) >= 3  # the steps logged before it
+    assert record["global_step"] == 400

@@ -1,11 +1,8 @@
 """Training through the real TRL trainers on the tiny offline model (CPU)."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -121,37 +118,6 @@ def test_grpo_after_sft_warmup_gets_rewards_and_changes_parameters(
     before, after = weights(warm), weights(tuned)
     changed = [name for name in before if not torch.equal(before[name], after[name])]
     assert changed, "GRPO changed no parameter"
-
-
-def test_a_killed_job_resumes_from_its_last_checkpoint(
-    tiny_model_dir, colours_dir, questions, tmp_path
-):
-    spec = spec_for("no-thinking", {"max_steps": 60})
-    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    command = [
-        sys.executable,
-        *train_command(spec, tmp_path, tiny_model_dir, colours_dir, questions),
-    ]
-    command += ["--save-steps", "3"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    try:
-        while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
-            assert process.poll() is None, "training ended before its first checkpoint"
-            assert time.monotonic() < deadline, "no checkpoint within 2 minutes"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)  # like a preemption: no chance to clean up
-    finally:
-        process.wait()
-    assert not out.exists()  # no model is taken as finished
-    saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
-    assert 3 <= saved < 60
-
-    train(spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints)
-    record = read_json(out / RECORD_FILE)
-    assert record["resumed_from"].endswith(f"checkpoint-{saved}")
-    assert record["global_step"] == 60
-    assert pd.read_csv(out / LOG_HISTORY_FILE)["step"].max() == 60
 
 
 def test_a_two_process_launch_trains_one_model(tiny_model_dir, colours_dir, questions, tmp_path):

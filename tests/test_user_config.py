@@ -16,7 +16,7 @@ from tests.test_workflow import planned_jobs
 pytestmark = pytest.mark.workflow
 PAPER_LINE = (
     "images 384 px; GRPO lr 1e-06 (linear), 1024 completion tokens, 64 completions per step; "
-    "SFT lr 1e-05; epochs: default 50, ImageNet 10, SUN397 25, EuroSAT 100"
+    "SFT lr 1e-05; epochs: default 50, EuroSAT 100, ImageNet 10, SUN397 25"
 )
 
 

@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from clsrl.gpu_slots import gpu_slots
 from clsrl.training_spec import launch_command
-from clsrl.workflow import job_log
+from clsrl.workflow import job_log, run_forwarding_signals
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
@@ -27,4 +26,6 @@ with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
     ]
     print(" ".join(command), flush=True)
     threads = max(1, sm.threads // spec["processes"])  # per process, as the job reserved
-    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    code = run_forwarding_signals(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    if code:  # 75: stopped on SIGTERM with a checkpoint saved; a rerun resumes from it
+        sys.exit(f"training exited with status {code}; see the log above")
