@@ -32,6 +32,7 @@ onstart:
 
 
 rule all:
+    """Every table and figure of the study."""
     default_target: True
     input:
         all_targets(),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from clsrl.config import default_config
 from clsrl.datasets.canonical import load_dataset
 from clsrl.datasets.demo import DEMO_DATASETS, generate_demo_dataset
 from clsrl.evaluate import EvalSettings, evaluate_questions
@@ -34,18 +35,25 @@ def main() -> None:
         per_class = {"train": 1, "val": 1, "test": -(-args.images // 7)}
         generate_demo_dataset("demo-colours", root / "data", per_class=per_class)
         dataset = load_dataset(root / "data")
-        questions = make_questions(dataset, "test", OptionSettings())[: args.images]
+        questions = make_questions(
+            dataset, "test", OptionSettings.from_config(default_config(), seed=0)
+        )[: args.images]
         model, processor = load_model_and_processor(str(model_dir), device="cpu")
         rates = {}
         for batch_size in args.batch_sizes:
             settings = EvalSettings(
                 style="no-thinking",
-                batch_size=batch_size,
+                wording="train",
                 max_new_tokens=args.max_new_tokens,
                 image_resize=56,
+                base_classes=False,
             )
             _, metrics = evaluate_questions(
-                TransformersGenerator(model, processor), questions, dataset.root, settings
+                TransformersGenerator(model, processor),
+                questions,
+                dataset.root,
+                settings,
+                batch_size,
             )
             rates[batch_size] = metrics["images_per_second"]
     base = rates[args.batch_sizes[0]]

@@ -25,8 +25,8 @@ from pathlib import Path
 import yaml
 
 from clsrl.config import validate_config
-from clsrl.methods import resolve_methods
-from clsrl.resources import FALLBACK, cost_model, eval_resources, train_resources
+from clsrl.resources import FALLBACK, cost_model, eval_resources, num_classes, train_resources
+from clsrl.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
@@ -113,26 +113,25 @@ def wildcards_of(job: dict) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
-def job_gpu_hours(job: dict, config: dict, model) -> tuple[str, str, float] | None:
+def job_gpu_hours(job: dict, study: Study, model) -> tuple[str, str, float] | None:
     """(stage, method, GPU-hours) of a training or evaluation job under a cost model."""
     wildcards = wildcards_of(job)
-    methods = resolve_methods(config["method_variants"])
     if job["rule"] == "train":
-        method = wildcards["method"]
-        shots = int(wildcards["shots"])
-        asked = train_resources(config, method, wildcards["view"], shots, model=model)
+        method, view = wildcards["method"], wildcards["view"]
+        spec = study.training_spec(method, view, int(wildcards["shots"]), int(wildcards["seed"]))
+        asked = train_resources(spec, num_classes(study.config, view), model=model)
         stage = "train"
     elif job["rule"] in ("evaluate_trained", "evaluate_zero_shot"):
         method = wildcards.get("method", "zero-shot")
-        style = wildcards.get("style") or methods[method].prompt_style
-        asked = eval_resources(config, style, wildcards["target"], model=model)
+        style = wildcards.get("style") or study.method_style(method)
+        asked = eval_resources(study.config, style, wildcards["target"], model=model)
         stage = "evaluate"
     else:
         return None
     return stage, method, asked["gpu"] * asked["runtime"] / 60
 
 
-def by_method(jobs: list[dict], config: dict) -> str:
+def by_method(jobs: list[dict], study: Study) -> str:
     """GPU-hours per stage and method under the fallback and (where written) measured models."""
     models = {"fallback": FALLBACK}
     if cost_model() is not FALLBACK:
@@ -141,10 +140,10 @@ def by_method(jobs: list[dict], config: dict) -> str:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for job in jobs:
         for name, model in models.items():
-            found = job_gpu_hours(job, config, model)
+            found = job_gpu_hours(job, study, model)
             if found:
                 sums[found[:2]][name] += found[2]
-        found = job_gpu_hours(job, config, FALLBACK)
+        found = job_gpu_hours(job, study, FALLBACK)
         if found:
             counts[found[:2]] += 1
     names = list(models)
@@ -187,9 +186,9 @@ def main(argv: list[str] | None = None) -> None:
             writer.writeheader()
             writer.writerows(jobs)
     print(summary(jobs, local_rules))
-    config = validate_config(yaml.safe_load(args.configfile.read_text()) or {})
+    study = Study(validate_config(yaml.safe_load(args.configfile.read_text()) or {}))
     print(f"\nRequests above: {cost_model().source}.\n")
-    print(by_method(jobs, config))
+    print(by_method(jobs, study))
 
 
 if __name__ == "__main__":

@@ -10,11 +10,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from clsrl.fewshot import parse_view
 from clsrl.io import read_json, write_atomic
 
 METRICS = ("lenient_accuracy", "strict_accuracy")
-RUN_COLUMNS = ("method", "train_dataset", "shots", "seed", "style", "target")
+# A run's identity, as clsrl.study.Study.eval_record stores it in metrics.json (views as fields).
+RUN_COLUMNS = (
+    "method",
+    "train_dataset",
+    "train_base",
+    "train_half",
+    "shots",
+    "seed",
+    "style",
+    "target",
+    "target_dataset",
+    "target_half",
+)
 AVERAGE = "Average"
 
 
@@ -32,21 +43,7 @@ def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
                 "source": str(path),
             }
         )
-    long = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "n", *METRICS, "images_per_second", "source"])
-    return with_views(long)
-
-
-def with_views(long: pd.DataFrame) -> pd.DataFrame:
-    """Add the dataset and class half of each target and training view (None: all classes)."""
-
-    def split(column: str) -> tuple[list, list]:
-        views = [parse_view(v) if isinstance(v, str) else (None, None) for v in long[column]]
-        return [dataset for dataset, _ in views], [half for _, half in views]
-
-    long = long.copy()
-    long["target_dataset"], long["target_half"] = split("target")
-    long["train_base"], long["train_half"] = split("train_dataset")
-    return long
+    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "n", *METRICS, "images_per_second", "source"])
 
 
 def accuracy_table(

@@ -41,8 +41,42 @@ def load_schema() -> dict:
     return yaml.safe_load(text)
 
 
-def validate_config(config: dict) -> dict:
-    """Return a copy of `config` with defaults filled in; raise ConfigError if anything is wrong."""
+# Keys that were renamed: (section, old name) -> (new name, old value -> new value).
+RENAMED = {
+    ("evaluation", "dtype"): (
+        "precision",
+        {"auto": "auto", "float32": "fp32", "bfloat16": "bf16", "float16": "fp16"},
+    ),
+}
+
+
+def _renamed_keys(config: dict) -> tuple[dict, list[str]]:
+    """The config with renamed keys under their new names, and a warning for each."""
+    config, warnings = copy.deepcopy(config), []
+    for (section, old), (new, values) in RENAMED.items():
+        part = config.get(section)
+        if not isinstance(part, dict) or old not in part:
+            continue
+        value = part.pop(old)
+        if new in part:
+            raise ConfigError(
+                f"config keys '{section}.{old}' and '{section}.{new}' are both set; "
+                f"'{section}.{old}' is the old name of '{section}.{new}': remove it."
+            )
+        part[new] = values.get(value, value)
+        warnings.append(
+            f"config key '{section}.{old}' is deprecated: write '{section}.{new}: {part[new]}' "
+            "(precision has one vocabulary: auto, bf16, fp32, fp16)."
+        )
+    return config, warnings
+
+
+def validate_config(config: dict, warnings: list[str] | None = None) -> dict:
+    """Return a copy of `config` with defaults filled in; raise ConfigError if anything is wrong.
+    Warnings (a deprecated key) are appended to `warnings` when given."""
+    config, renamed = _renamed_keys(config)
+    if warnings is not None:
+        warnings.extend(renamed)
     schema = load_schema()
     problems = [_describe(error) for error in _schema_errors(config, schema)]
     if not problems:
@@ -71,6 +105,26 @@ def canonical(value):
     return value
 
 
+def schema_default(key: str):
+    """The schema's default of a dotted config key.
+
+    >>> schema_default("demo_data.image_size"), schema_default("training.shots")
+    (56, [4])
+    >>> schema_default("demo_data.per_class")
+    {'train': 16, 'val': 4, 'test': 8}
+    """
+    node = load_schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+    value = copy.deepcopy(node["default"])
+    return fill_defaults(value, node) if isinstance(value, dict) else value
+
+
+def default_config() -> dict:
+    """The config with every key at its schema default: the paper's study (a fresh copy)."""
+    return validate_config({})
+
+
 def fill_defaults(config: dict, schema: dict) -> dict:
     """A copy of `config` where every missing key that has a schema default gets it, recursively.
 
@@ -82,8 +136,16 @@ def fill_defaults(config: dict, schema: dict) -> dict:
     for key, sub_schema in schema.get("properties", {}).items():
         if key not in filled and "default" in sub_schema:
             filled[key] = copy.deepcopy(sub_schema["default"])
-        if isinstance(filled.get(key), dict) and "properties" in sub_schema:
+        nested = "properties" in sub_schema or isinstance(
+            sub_schema.get("additionalProperties"), dict
+        )
+        if isinstance(filled.get(key), dict) and nested:
             filled[key] = fill_defaults(filled[key], sub_schema)
+    entries = schema.get("additionalProperties")  # a mapping of named entries, e.g. custom_datasets
+    if isinstance(entries, dict) and "properties" in entries:
+        for key, value in filled.items():
+            if key not in schema.get("properties", {}) and isinstance(value, dict):
+                filled[key] = fill_defaults(value, entries)
     return filled
 
 

@@ -24,14 +24,14 @@ from clsrl.questions import read_questions
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """How a model is asked and decoded; see the `evaluation` config section."""
+    """How a model is asked and decoded (clsrl.study.Study.eval_settings builds them from the
+    `evaluation` config section): what shapes its answers."""
 
     style: str
-    wording: str = "train"
-    batch_size: int = 32
-    max_new_tokens: int = 1024
-    image_resize: int = 384
-    base_classes: bool = False  # selects the reference code's base-class wording
+    wording: str
+    max_new_tokens: int
+    image_resize: int
+    base_classes: bool  # selects the reference code's base-class wording
 
 
 def score_output(output: str, question: dict) -> dict:
@@ -90,17 +90,18 @@ BACKENDS = ("transformers", "vllm")
 
 
 def evaluate_questions(
-    generator, questions: list[dict], dataset_root: Path, settings: EvalSettings
+    generator, questions: list[dict], dataset_root: Path, settings: EvalSettings, batch_size: int
 ) -> tuple[list[dict], dict]:
-    """Generate and score an answer for every question; returns (predictions, metrics).
+    """Generate and score an answer for every question, `batch_size` images per generation
+    batch; returns (predictions, metrics).
 
     `generator(images, prompts, max_new_tokens) -> answers` is a backend (`load_generator`).
     """
     predictions: list[dict] = []
     started = time.perf_counter()
     with tqdm(total=len(questions), unit="img", desc=f"evaluate ({settings.style})") as progress:
-        for first in range(0, len(questions), settings.batch_size):
-            batch = questions[first : first + settings.batch_size]
+        for first in range(0, len(questions), batch_size):
+            batch = questions[first : first + batch_size]
             images = [load_image(dataset_root / q["image"], settings.image_resize) for q in batch]
             prompts = [
                 render_prompt(
@@ -126,16 +127,17 @@ def evaluate_questions(
         seconds=round(seconds, 3),
         images_per_second=round(len(predictions) / seconds, 3) if seconds else None,
         settings=asdict(settings),
+        batch_size=batch_size,
     )
     return predictions, metrics
 
 
-def load_generator(model_name_or_path: str, backend: str, device: str, dtype: str):
+def load_generator(model_name_or_path: str, backend: str, device: str, precision: str):
     """A generation backend for a model: transformers (default) or vLLM (optional, GPU).
 
     The vLLM backend needs `pip install vllm`; without it, a clear error says so.
     """
-    from clsrl.modeling import load_model_and_processor, resolve_device, resolve_dtype
+    from clsrl.modeling import load_model_and_processor, resolve_device, resolve_precision
 
     if backend == "vllm":
         from clsrl.vllm_backend import VllmGenerator
@@ -147,12 +149,13 @@ def load_generator(model_name_or_path: str, backend: str, device: str, dtype: st
             )
         # our `auto` rule (bfloat16 where supported, else float32), not vLLM's own
         return VllmGenerator(
-            model_name_or_path, dtype=str(resolve_dtype(dtype, "cuda")).removeprefix("torch.")
+            model_name_or_path,
+            dtype=str(resolve_precision(precision, "cuda")).removeprefix("torch."),
         )
     if backend != "transformers":
         raise ValueError(f"unknown evaluation backend {backend!r}; use one of {BACKENDS}")
     return TransformersGenerator(
-        *load_model_and_processor(model_name_or_path, device=device, dtype=dtype)
+        *load_model_and_processor(model_name_or_path, device=device, precision=precision)
     )
 
 
@@ -164,18 +167,22 @@ def run_evaluation(
     metrics_path: str | Path,
     settings: EvalSettings,
     *,
-    device: str = "auto",
-    dtype: str = "auto",
+    batch_size: int,
+    device: str,
+    precision: str,
     backend: str = "transformers",
     record: dict | None = None,
 ) -> dict:
     """Load the model, evaluate it on a questions file, write predictions (JSONL) and metrics.
 
-    `record` (e.g. the job's identity and resolved settings) is stored in the metrics' provenance.
+    `record` (the job's identity: clsrl.study.Study.eval_record) is stored in the metrics and
+    their provenance.
     """
     questions = read_questions(questions_path)
-    generator = load_generator(model_name_or_path, backend, device, dtype)
-    predictions, metrics = evaluate_questions(generator, questions, Path(dataset_dir), settings)
+    generator = load_generator(model_name_or_path, backend, device, precision)
+    predictions, metrics = evaluate_questions(
+        generator, questions, Path(dataset_dir), settings, batch_size
+    )
     metrics = {
         **(record or {}),
         **metrics,

@@ -1,4 +1,4 @@
-"""Seeded few-shot sampling and the base-to-new class split (protocol section 2).
+"""Seeded few-shot sampling (protocol section 2); the base-to-new halves are views (clsrl.views).
 
 Sampling works on the manifest alone (no image is opened) and is vectorised, so drawing 16 shots
 per class from an ImageNet-sized index takes about a second (bench/bench_fewshot.py).
@@ -7,19 +7,17 @@ per class from an ImageNet-sized index takes about a second (bench/bench_fewshot
 >>> items = pd.DataFrame({"image": list("abcdef"), "label": [0, 0, 0, 1, 1, 1]})
 >>> sample_few_shot(items, shots=2, seed=1)["label"].tolist()
 [0, 0, 1, 1]
->>> base_classes(5), new_classes(5)
-([0, 1, 2], [3, 4])
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from clsrl.datasets.canonical import CanonicalDataset
+from clsrl.datasets.checks import listed
 from clsrl.questions import OptionSettings, make_questions
 
 
@@ -48,24 +46,14 @@ def sample_few_shot(
             for label, count in short.sort_index().items()
         ]
         raise NotEnoughImagesError(
-            f"{len(short)} class(es) have fewer than {shots} train images: {', '.join(names[:10])}"
-            f"{' ...' if len(names) > 10 else ''}. Lower `shots`, or set "
-            "training.allow_fewer_shots: true to take all images of such classes."
+            f"{len(short)} class(es) have fewer than {shots} train images: {listed(names)}. Lower "
+            "`shots`, add images, or set training.allow_fewer_shots: true to take all images of "
+            "such classes."
         )
     order = np.random.default_rng(seed).permutation(len(items))
     shuffled = items.iloc[order]
     chosen = shuffled.groupby("label", sort=False).head(shots)
     return chosen.sort_values(["label", "image"], kind="stable").reset_index(drop=True)
-
-
-def base_classes(num_classes: int) -> list[int]:
-    """The base half of a base-to-new split: the first ceil(n / 2) labels."""
-    return list(range(math.ceil(num_classes / 2)))
-
-
-def new_classes(num_classes: int) -> list[int]:
-    """The new half: the labels after the base ones."""
-    return list(range(math.ceil(num_classes / 2), num_classes))
 
 
 def few_shot_questions(
@@ -86,30 +74,3 @@ def few_shot_questions(
     )
     subset = replace(dataset, items=chosen)
     return make_questions(subset, "train", settings, classes=classes)
-
-
-# A "view" of a dataset names the classes a split or test set covers: `NAME` (all classes),
-# `NAME.base` (the base half) or `NAME.new` (the new half) of a base-to-new split.
-VIEW_SEPARATOR = "."
-HALVES = ("base", "new")
-
-
-def parse_view(view: str) -> tuple[str, str | None]:
-    """(dataset, half) of a view name; half is None for all classes.
-
-    >>> parse_view("EuroSAT.base"), parse_view("demo-colours")
-    (('EuroSAT', 'base'), ('demo-colours', None))
-    """
-    dataset, _, half = view.partition(VIEW_SEPARATOR)
-    if half and half not in HALVES:
-        raise ValueError(
-            f"view {view!r}: the part after {VIEW_SEPARATOR!r} must be one of {HALVES}"
-        )
-    return dataset, half or None
-
-
-def view_classes(num_classes: int, half: str | None) -> list[int] | None:
-    """The labels of a view: None (all), the base half or the new half."""
-    if half is None:
-        return None
-    return base_classes(num_classes) if half == "base" else new_classes(num_classes)

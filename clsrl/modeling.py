@@ -1,9 +1,13 @@
-"""Load a vision-language model and its processor, from the hub (cache) or a local folder.
+"""Load a vision-language model and its processor, from the hub (cache) or a local folder: the one
+loader of training and evaluation.
+
+Precision has one vocabulary everywhere (`training.precision`, `evaluation.precision`): `auto`
+(bf16 on a GPU that supports it, else fp32), `bf16`, `fp32`, `fp16`.
 
 >>> resolve_device("auto", cuda_available=False)
 'cpu'
->>> resolve_dtype("auto", "cuda", bf16_supported=True)
-torch.bfloat16
+>>> resolve_precision("auto", "cuda", bf16_supported=True), resolve_precision("fp32")
+(torch.bfloat16, torch.float32)
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from clsrl.io import looks_like_local_path
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 AUTO = "auto"
 MODEL_CONFIG_FILE = "config.json"
 TINY_MODEL_HINT = "build a tiny offline model with `python -m clsrl.tiny_model PATH`"
@@ -33,16 +37,19 @@ def resolve_device(device: str = AUTO, *, cuda_available: bool | None = None) ->
     return "cuda" if cuda_available else "cpu"
 
 
-def resolve_dtype(
-    dtype: str | torch.dtype = AUTO, device: str = "cpu", *, bf16_supported: bool | None = None
+def resolve_precision(
+    precision: str | torch.dtype = AUTO, device: str = "cpu", *, bf16_supported: bool | None = None
 ) -> torch.dtype:
-    """`"auto"` -> bfloat16 on a GPU that supports it, else float32; or a name from `DTYPES`."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype != AUTO:
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; use 'auto' or one of {sorted(DTYPES)}")
-        return DTYPES[dtype]
+    """`"auto"` -> bfloat16 on a GPU that supports it, else float32; `bf16`, `fp32`, `fp16` ->
+    their dtype; a torch dtype as it is."""
+    if isinstance(precision, torch.dtype):
+        return precision
+    if precision != AUTO:
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown precision {precision!r}; use 'auto' or one of {', '.join(PRECISIONS)}"
+            )
+        return PRECISIONS[precision]
     if not device.startswith("cuda"):
         return torch.float32
     if bf16_supported is None:
@@ -74,7 +81,7 @@ def check_local_model(name_or_path: str) -> None:
 def load_model_and_processor(
     name_or_path: str,
     device: str = AUTO,
-    dtype: str | torch.dtype = AUTO,
+    precision: str | torch.dtype = AUTO,
     attn_implementation: str | None = None,
 ):
     """(model in eval mode on `device`, processor with left padding) for a hub id or a folder;
@@ -83,7 +90,7 @@ def load_model_and_processor(
         check_local_model(name_or_path)
         name_or_path = str(Path(name_or_path).expanduser())
     device = resolve_device(device)
-    kwargs = {"dtype": resolve_dtype(dtype, device)}
+    kwargs = {"dtype": resolve_precision(precision, device)}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clsrl.datasets.canonical import CanonicalDataset, load_dataset
@@ -20,14 +20,33 @@ from clsrl.prompts import choice_count, item_rng, option_list, problem_text
 
 @dataclass(frozen=True)
 class OptionSettings:
-    """How option lists are drawn (protocol section 3); see the `options` config section."""
+    """How option lists are drawn (protocol section 3): the `options` config section, as
+    clsrl.study.Study.option_params gives it, with the seed of the draw."""
 
-    ratio: float = 0.4
-    min_choices: int = 30
-    max_choices: int = 100
-    floor_rule: str = "paper"
-    open_set: bool = False
-    seed: int = 0
+    ratio: float
+    min_choices: int
+    max_choices: int
+    floor_rule: str
+    open_set: bool
+    seed: int
+
+    @classmethod
+    def from_config(cls, config: dict, seed: int, ratio_key: str = "fewshot_ratio"):
+        """The settings of a validated config (clsrl.config.default_config(): the paper's).
+
+        >>> from clsrl.config import default_config
+        >>> OptionSettings.from_config(default_config(), seed=1).ratio
+        0.4
+        """
+        options = config["options"]
+        return cls(
+            ratio=options[ratio_key],
+            min_choices=options["min_choices"],
+            max_choices=options["max_choices"],
+            floor_rule=options["floor_rule"],
+            open_set=options["open_set"],
+            seed=seed,
+        )
 
 
 def make_questions(
@@ -83,14 +102,20 @@ def read_questions(path: str | Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from clsrl.config import default_config
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset_dir")
     parser.add_argument("out")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--ratio", type=float, default=OptionSettings.ratio)
-    parser.add_argument("--seed", type=int, default=OptionSettings.seed)
+    parser.add_argument(
+        "--ratio", type=float, help="share of classes listed (default: the paper's)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    settings = OptionSettings(ratio=args.ratio, seed=args.seed)
+    settings = OptionSettings.from_config(default_config(), seed=args.seed)
+    if args.ratio is not None:
+        settings = replace(settings, ratio=args.ratio)
     write_questions(args.out, make_questions(load_dataset(args.dataset_dir), args.split, settings))
 
 

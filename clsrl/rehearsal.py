@@ -30,7 +30,7 @@ import resource
 import statistics
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ import torch
 from PIL import Image
 from transformers import TrainerCallback
 
-from clsrl.config import validate_config
+from clsrl.config import default_config, validate_config
 from clsrl.datasets.canonical import CanonicalDataset, write_dataset
 from clsrl.evaluate import EvalSettings, evaluate_questions
 from clsrl.fewshot import few_shot_questions
@@ -48,9 +48,11 @@ from clsrl.modeling import load_model_and_processor
 from clsrl.prompts import render_prompt
 from clsrl.questions import OptionSettings, make_questions, write_questions
 from clsrl.rewards import REWARDS, completion_text
+from clsrl.study import Study
 from clsrl.tiny_model import build_tiny_model
-from clsrl.train import Runtime, dtypes_in_training, prepare_trainer
+from clsrl.train import dtypes_in_training, prepare_trainer, runtime_from
 from clsrl.training_spec import training_spec
+from clsrl.views import View
 
 CLASSES = 1000  # ImageNet's count: 0.4 x 1000 = 400 options, capped at 100
 IMAGE_SIDE = 384  # the paper's resize
@@ -120,7 +122,7 @@ def write_rehearsal_dataset(root: Path, classes: int = CLASSES) -> CanonicalData
 def rehearsal_data(root: Path) -> dict:
     """The rehearsal dataset with its training (1 shot) and test questions, 100 options each."""
     dataset = write_rehearsal_dataset(root)
-    settings = OptionSettings(ratio=0.4)
+    settings = OptionSettings.from_config(default_config(), seed=0)  # 0.4: 100 of 1,000 listed
     return {
         "dataset": dataset,
         "train": few_shot_questions(dataset, 1, 1, settings),
@@ -306,7 +308,7 @@ def run_grpo(
     write_questions(questions, data["train"][:prompts])
     checkpoints = root / f"grpo-{method}-checkpoints"
     trainer, processor = prepare_trainer(
-        spec, model, questions, data["dataset"].root, checkpoints, Runtime(save_steps=10_000)
+        spec, model, questions, data["dataset"].root, checkpoints, runtime_from(save_steps=10_000)
     )
     before = {n: p.detach().cpu().clone() for n, p in trainer.model.named_parameters()}
     spy = GenerateSpy(trainer.model, trainer.model.config.image_token_id)
@@ -365,8 +367,7 @@ def run_sft(model: str, root: Path, data: dict, sizes: Sizes) -> dict:
 def load_for_evaluation(model: str, precision: str):
     """(model, processor) on the GPU where there is one, in the compute dtype."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = "bfloat16" if precision == "bf16" else "float32"
-    return load_model_and_processor(model, device=device, dtype=dtype)
+    return load_model_and_processor(model, device=device, precision=precision)
 
 
 def run_evaluation(loaded, processor, data: dict, style: str, batch: int, tokens: int) -> dict:
@@ -374,13 +375,18 @@ def run_evaluation(loaded, processor, data: dict, style: str, batch: int, tokens
     loaded.generation_config.min_new_tokens = tokens
     spy = GenerateSpy(loaded, loaded.config.image_token_id)
     settings = EvalSettings(
-        style=style, batch_size=batch, max_new_tokens=tokens, image_resize=IMAGE_SIDE
+        **Study(default_config()).eval_settings(style, View("rehearsal")),
     )
+    settings = replace(settings, max_new_tokens=tokens, image_resize=IMAGE_SIDE)
     questions = data["test"][:batch]
     try:
         with PeakMemory() as memory:
             _, metrics = evaluate_questions(
-                TransformersGenerator(loaded, processor), questions, data["dataset"].root, settings
+                TransformersGenerator(loaded, processor),
+                questions,
+                data["dataset"].root,
+                settings,
+                batch_size=batch,
             )
     finally:
         loaded.generate = spy.original

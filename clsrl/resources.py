@@ -22,12 +22,14 @@ while the training passes split over the GPUs. SFT and evaluation split evenly. 
 wall time x a safety margin, plus a fixed start-up.
 
 >>> from clsrl.config import validate_config
+>>> from clsrl.training_spec import training_spec
 >>> paper = validate_config({"datasets": ["ImageNet"], "methods": ["cls-rl"]})
->>> train_resources(paper, "cls-rl", "ImageNet", shots=4, model=FALLBACK)
+>>> spec = training_spec(paper, "cls-rl", "ImageNet", shots=4, seed=1)
+>>> train_resources(spec, num_classes(paper, "ImageNet"), model=FALLBACK)
 {'gpu': 1, 'mem_mb': 16000, 'runtime': 4057}
 >>> eval_resources(paper, "thinking", "ImageNet", model=FALLBACK)
 {'gpu': 1, 'mem_mb': 8000, 'runtime': 370}
->>> train_resources(paper, "cls-rl", "ImageNet", shots=4, attempt=2, model=FALLBACK)["mem_mb"]
+>>> train_resources(spec, 1000, attempt=2, model=FALLBACK)["mem_mb"]
 32000
 """
 
@@ -42,9 +44,7 @@ from importlib import resources
 from clsrl.config import is_tiny_builtin_model
 from clsrl.datasets.benchmarks import BENCHMARKS
 from clsrl.datasets.demo import DEMO_DATASETS
-from clsrl.fewshot import parse_view, view_classes
-from clsrl.methods import resolve_methods
-from clsrl.training_spec import epochs_for
+from clsrl.views import View
 
 MEASURED_RESOURCE = "gpu_costs.json"  # written by bench/gpu_check.py --write-costs
 DIRECT_STYLE = "no-thinking"  # the one prompt style that answers without reasoning first
@@ -145,14 +145,15 @@ def num_classes(config: dict, view: str) -> int:
     >>> [num_classes({}, view) for view in ("ImageNet", "ImageNet.base", "demo-colours")]
     [1000, 500, 7]
     """
-    name, half = parse_view(view)
-    if name in BENCHMARKS:
-        classes = BENCHMARKS[name].classes
-    elif name in DEMO_DATASETS:
-        classes = len(DEMO_DATASETS[name].classnames)
+    parsed = View.parse(view)
+    if parsed.dataset in BENCHMARKS:
+        classes = BENCHMARKS[parsed.dataset].classes
+    elif parsed.dataset in DEMO_DATASETS:
+        classes = len(DEMO_DATASETS[parsed.dataset].classnames)
     else:
         classes = UNKNOWN_CLASSES
-    return classes if half is None else len(view_classes(classes, half))
+    chosen = parsed.classes(classes)
+    return classes if chosen is None else len(chosen)
 
 
 def eval_items(config: dict, view: str) -> int:
@@ -162,7 +163,7 @@ def eval_items(config: dict, view: str) -> int:
     >>> [eval_items(demo, view) for view in ("demo-colours", "EuroSAT", "EuroSAT.new")]
     [21, 8100, 4050]
     """
-    name = parse_view(view)[0]
+    name = View.parse(view).dataset
     if name in BENCHMARK_TEST_ITEMS:
         items = BENCHMARK_TEST_ITEMS[name]
     elif name in DEMO_DATASETS:
@@ -186,51 +187,42 @@ def answer_kind(prompt_style: str) -> str:
     return "direct" if prompt_style == DIRECT_STYLE else "thinking"
 
 
-def host_mem_mb(config: dict, kind: str, processes: int, attempt: int) -> int:
+def host_mem_mb(base_model: str, kind: str, processes: int, attempt: int) -> int:
     """Host memory of a job with `processes` model processes; small for the built-in tiny model."""
-    per_process = TINY_MEM_MB if is_tiny_builtin_model(config["base_model"]) else MEM_MB[kind]
+    per_process = TINY_MEM_MB if is_tiny_builtin_model(base_model) else MEM_MB[kind]
     return grown(per_process * max(processes, 1), attempt)
 
 
-def train_wall_seconds(
-    config: dict, method: str, view: str, shots: int, model: CostModel | None = None
-) -> float:
-    """Estimated wall-clock seconds of one training job on `training.gpus` GPUs."""
+def train_wall_seconds(spec: dict, classes: int, model: CostModel | None = None) -> float:
+    """Estimated wall-clock seconds of one training job (clsrl.training_spec) on its GPUs, for a
+    view of `classes` classes."""
     model = model or cost_model()
-    spec = resolve_methods(config["method_variants"])[method]
-    training = config["training"]
-    gpus = training["gpus"]
-    items_epochs = shots * num_classes(config, view) * epochs_for(training, view)
-    if spec.trainer == "grpo":
-        generations = {**training["trl"].get("grpo", {}), **spec.trl}.get("num_generations", 4)
-        per_step = training["grpo_completions_per_step"]
-        steps = math.ceil(items_epochs * generations / per_step)
-        if training["max_steps"] > 0:
-            steps = min(steps, training["max_steps"])
-        kind = answer_kind(spec.prompt_style)
+    trl, gpus = spec["trl"], spec["processes"]
+    items_epochs = spec["shots"] * classes * trl["num_train_epochs"]
+    per_step = trl["per_device_train_batch_size"] * trl["gradient_accumulation_steps"] * gpus
+    if spec["trainer"] == "grpo":  # per_step counts completions
+        steps = math.ceil(items_epochs * trl["num_generations"] / per_step)
+        if trl["max_steps"] > 0:
+            steps = min(steps, trl["max_steps"])
+        kind = answer_kind(spec["prompt_style"])
         share = model.grpo_generate_share[kind]
         one_gpu = steps * per_step * model.grpo_per_completion[kind]
         return one_gpu * (share + (1 - share) / gpus)
     examples = items_epochs
-    if training["max_steps"] > 0:
-        examples = min(examples, training["max_steps"] * training["sft_examples_per_step"])
+    if trl["max_steps"] > 0:
+        examples = min(examples, trl["max_steps"] * per_step)
     return examples * model.sft_per_example / gpus
 
 
 def train_resources(
-    config: dict,
-    method: str,
-    view: str,
-    shots: int,
-    attempt: int = 1,
-    model: CostModel | None = None,
+    spec: dict, classes: int, attempt: int = 1, model: CostModel | None = None
 ) -> dict:
     """GPUs, memory and runtime of one training job (rule train)."""
-    gpus = config["training"]["gpus"]
+    gpus = spec["processes"]
     return {
         "gpu": gpus,
-        "mem_mb": host_mem_mb(config, "train", gpus, attempt),
-        "runtime": minutes(train_wall_seconds(config, method, view, shots, model), attempt),
+        "mem_mb": host_mem_mb(spec["base_model"], "train", gpus, attempt),
+        "runtime": minutes(train_wall_seconds(spec, classes, model), attempt),
     }
 
 
@@ -243,7 +235,7 @@ def eval_resources(
     seconds = model.eval_per_image[answer_kind(style)] * eval_items(config, target)
     return {
         "gpu": gpus,
-        "mem_mb": host_mem_mb(config, "evaluate", 1, attempt),
+        "mem_mb": host_mem_mb(config["base_model"], "evaluate", 1, attempt),
         "runtime": minutes(seconds, attempt),
     }
 

@@ -1,16 +1,24 @@
-"""The study a validated config describes, said in a few lines at the start of every run.
+"""The study a validated config describes: resolved once, then asked by every rule.
 
-The Snakefile prints `config_sources` and `study_summary` before any job, so a run's log shows which
-config files are in force and the settings that matter most (what the paper's preset would be,
-or the demo's toy scale):
+`rules/common.smk` builds `Study(config)` once. Rules and scripts get from it, through named input
+functions, exactly what shapes each job's output (plain values, which Snakemake compares to decide
+what reruns) and the runtime settings that never rerun anything (`TrainingRuntime`,
+`EvaluationRuntime`: objects, which Snakemake leaves out of that comparison). No default lives here:
+the validated config holds every key, with the schema's defaults.
 
 >>> from clsrl.config import validate_config
+>>> study = Study(validate_config({"datasets": ["EuroSAT"], "methods": ["zero-shot", "sft"]}))
+>>> study.train_views
+[View(dataset='EuroSAT', half=None), View(dataset='EuroSAT', half='base')]
+>>> study.eval_targets(View.parse("EuroSAT.base"))
+['EuroSAT.base', 'EuroSAT.new']
+>>> study.training_spec("sft", "EuroSAT.base", 4, 1)["trl"]["num_train_epochs"]
+100
 >>> print(config_sources(["my.yaml"]))  # doctest: +NORMALIZE_WHITESPACE
 config: my.yaml (replaces config.yaml: every key it leaves out takes the schema's default,
 the paper's)
->>> config = validate_config({"datasets": ["EuroSAT"], "methods": ["zero-shot", "cls-rl"]})
->>> print(study_summary(config))  # doctest: +NORMALIZE_WHITESPACE
-study: 1 dataset(s) (EuroSAT); methods zero-shot, cls-rl; settings fewshot, base2new; 4 shots,
+>>> print(study.summary())  # doctest: +NORMALIZE_WHITESPACE
+study: 1 dataset(s) (EuroSAT); methods zero-shot, sft; settings fewshot, base2new; 4 shots,
 seeds 1, 2, 3; base model Qwen/Qwen2-VL-2B-Instruct; images 384 px; GRPO lr 1e-06 (linear), 1024
 completion tokens, 64 completions per step; SFT lr 1e-05; epochs: default 50, EuroSAT 100,
 ImageNet 10, SUN397 25
@@ -18,9 +26,248 @@ ImageNet 10, SUN397 25
 
 from __future__ import annotations
 
-from clsrl.methods import TRAINER_PRESETS
+from dataclasses import dataclass
+from functools import cached_property
+
+from clsrl.config import BUILTIN_PREFIX, is_builtin_model
+from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
+from clsrl.training_spec import training_spec
+from clsrl.views import HALVES, View
 
 DEMO_CONFIG = "config.yaml"
+
+# Where every output lives; rules write these patterns, never their own copies.
+BASE_MODEL = "results/base_model/{name}"
+PREPARED = "data/prepared/{dataset}"
+QUESTIONS = "results/questions/{view}/test.jsonl"
+SPLIT = "results/splits/{view}/{shots}shot/seed{seed}/train.jsonl"
+MODEL = "results/models/{method}/{view}/{shots}shot/seed{seed}"
+CHECKPOINTS = "results/checkpoints/{method}/{view}/{shots}shot/seed{seed}"
+EVAL_ZERO_SHOT = "results/eval/zero-shot/{style}/{target}"
+EVAL_TRAINED = "results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}"
+TRAINED_RUN = "{method}/{view}/{shots}shot/seed{seed}"  # logs and benchmarks of a training job
+
+
+@dataclass(frozen=True)
+class TrainingRuntime:
+    """How a training job runs, not what it trains: changing it reruns nothing."""
+
+    save_steps: int
+    keep_checkpoints: bool
+    multi_gpu_config: str
+    log_completions: bool = False  # a command-line option of clsrl.train, not a config key
+
+
+@dataclass(frozen=True)
+class EvaluationRuntime:
+    """How an evaluation job runs, not what it answers: changing it reruns nothing."""
+
+    batch_size: int
+    backend: str
+
+
+class Study:
+    """The study of a validated config (clsrl.config.validate_config)."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.datasets: list[str] = list(config["datasets"])
+        self.targets: list[str] = list(config["evaluation"]["targets"]) or self.datasets
+        self.all_datasets = list(dict.fromkeys(self.datasets + self.targets))
+        self.settings: list[str] = list(config["settings"])
+        self.zero_shot_styles: list[str] = list(config["evaluation"]["zero_shot_styles"])
+        self.shots: list[int] = list(config["training"]["shots"])
+        self.seeds: list[int] = list(config["training"]["seeds"])
+
+    # --- what is studied -------------------------------------------------------------------
+
+    @cached_property
+    def methods(self) -> dict[str, MethodSpec]:
+        """Every method the config can name: built-in ones and its variants, resolved once."""
+        return resolve_methods(self.config["method_variants"])
+
+    @cached_property
+    def trained_methods(self) -> list[str]:
+        """The study's methods that train a model."""
+        return [name for name in self.config["methods"] if self.methods[name].trainer]
+
+    def method_style(self, method: str) -> str:
+        """The prompt style a trained method trains and is evaluated with."""
+        return self.methods[method].prompt_style
+
+    @cached_property
+    def train_views(self) -> list[View]:
+        """What models are trained on: each dataset (few-shot), its base half (base-to-new)."""
+        views = [View(d) for d in self.datasets] if "fewshot" in self.settings else []
+        if "base2new" in self.settings:
+            views += [View(d, "base") for d in self.datasets]
+        return views
+
+    def eval_targets(self, train_view: View) -> list[str]:
+        """What a model trained on a view is evaluated on: every target (few-shot), or the base
+        and new halves of its own dataset (base-to-new)."""
+        if train_view.half is None:
+            return list(self.targets)
+        return [View(train_view.dataset, half).name for half in HALVES]
+
+    def zero_shot_targets(self) -> list[str]:
+        """Every view the base model is evaluated on."""
+        targets = list(self.targets) if "fewshot" in self.settings else []
+        for view in self.train_views:
+            if view.half:
+                targets += self.eval_targets(view)
+        return targets
+
+    def trained_runs(self) -> list[dict]:
+        """The wildcards of every training job."""
+        return [
+            {"method": method, "view": view.name, "shots": shots, "seed": seed}
+            for method in self.trained_methods
+            for view in self.train_views
+            for shots in self.shots
+            for seed in self.seeds
+        ]
+
+    def trained_models(self) -> list[str]:
+        return [MODEL.format(**run) for run in self.trained_runs()]
+
+    def trained_metrics(self) -> list[str]:
+        return [
+            EVAL_TRAINED.format(**run, target=target) + "/metrics.json"
+            for run in self.trained_runs()
+            for target in self.eval_targets(View.parse(run["view"]))
+        ]
+
+    def zero_shot_metrics(self) -> list[str]:
+        return [
+            EVAL_ZERO_SHOT.format(style=style, target=target) + "/metrics.json"
+            for style in self.zero_shot_styles
+            for target in self.zero_shot_targets()
+        ]
+
+    # --- the base model ------------------------------------------------------------------------
+
+    @property
+    def base_model(self) -> str:
+        return self.config["base_model"]
+
+    def base_model_folder(self) -> list[str]:
+        """The folder a rule builds for a built-in model (a job input), else nothing."""
+        if is_builtin_model(self.base_model):
+            return [BASE_MODEL.format(name=self.base_model.removeprefix(BUILTIN_PREFIX))]
+        return []
+
+    def tiny_model_params(self) -> dict:
+        """clsrl.tiny_model.build_tiny_model's settings of builtin:tiny-qwen2-vl."""
+        tiny = self.config["tiny_model"]
+        return {"seed": tiny["seed"], "image_pixels": tiny["image_pixels"]}
+
+    def toy_model_params(self) -> dict:
+        """clsrl.toy_model.ToySettings fields (the job's threads are its rule's `threads`)."""
+        toy = self.config["toy_model"]
+        return {
+            "seed": toy["seed"],
+            "steps": toy["steps"],
+            "batch_size": toy["batch_size"],
+            "learning_rate": toy["learning_rate"],
+            "image_size": self.config["demo_data"]["image_size"],
+        }
+
+    # --- data, questions and splits --------------------------------------------------------------
+
+    def demo_params(self) -> dict:
+        demo = self.config["demo_data"]
+        return {
+            "seed": demo["seed"],
+            "image_size": demo["image_size"],
+            "per_class": demo["per_class"],
+        }
+
+    def option_params(self, view: View) -> dict:
+        """clsrl.questions.OptionSettings fields but the seed: the few-shot ratio, or the
+        base-to-new one for a half."""
+        options = self.config["options"]
+        return {
+            "ratio": options["fewshot_ratio" if view.half is None else "base2new_ratio"],
+            "min_choices": options["min_choices"],
+            "max_choices": options["max_choices"],
+            "floor_rule": options["floor_rule"],
+            "open_set": options["open_set"],
+        }
+
+    @property
+    def test_seed(self) -> int:
+        return self.config["options"]["test_seed"]
+
+    # --- training --------------------------------------------------------------------------
+
+    def training_spec(self, method: str, view: str, shots: int, seed: int) -> dict:
+        """What one training job trains (clsrl.training_spec): its only output-shaping param."""
+        return training_spec(self.config, method, view, shots, seed, methods=self.methods)
+
+    def training_runtime(self) -> TrainingRuntime:
+        training = self.config["training"]
+        return TrainingRuntime(
+            save_steps=training["save_steps"],
+            keep_checkpoints=training["keep_checkpoints"],
+            multi_gpu_config=training["multi_gpu_config"],
+        )
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def eval_settings(self, style: str, target: View) -> dict:
+        """clsrl.evaluate.EvalSettings fields: what shapes an evaluation's answers."""
+        evaluation = self.config["evaluation"]
+        return {
+            "style": style,
+            "wording": evaluation["wording"],
+            "max_new_tokens": evaluation["max_new_tokens"],
+            "image_resize": self.config["images"]["resize"],
+            "base_classes": target.half == "base",  # the reference code words these apart
+        }
+
+    def eval_record(
+        self, method: str, style: str, target: View, trained: dict | None = None
+    ) -> dict:
+        """The identity of an evaluation, with its facts as fields (stored in metrics.json)."""
+        view = View.parse(trained["view"]) if trained else None
+        return {
+            "method": method,
+            "train_dataset": view.name if view else None,
+            "train_base": view.dataset if view else None,
+            "train_half": view.half if view else None,
+            "shots": int(trained["shots"]) if trained else 0,
+            "seed": int(trained["seed"]) if trained else None,
+            "style": style,
+            "target": target.name,
+            "target_dataset": target.dataset,
+            "target_half": target.half,
+        }
+
+    def evaluation_runtime(self) -> EvaluationRuntime:
+        evaluation = self.config["evaluation"]
+        return EvaluationRuntime(batch_size=evaluation["batch_size"], backend=evaluation["backend"])
+
+    # --- what the run says first ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line with the study's datasets, methods and the settings that shape training."""
+        config = self.config
+        training = config["training"]
+        grpo = {**TRAINER_PRESETS["grpo"], **training["trl"].get("grpo", {})}
+        sft = {**TRAINER_PRESETS["sft"], **training["trl"].get("sft", {})}
+        others = sorted(name for name in training["epochs"] if name != "default")
+        epochs = ", ".join(f"{name} {training['epochs'][name]:g}" for name in ["default", *others])
+        return (
+            f"study: {len(self.datasets)} dataset(s) ({', '.join(self.datasets)}); methods "
+            f"{', '.join(config['methods'])}; settings {', '.join(self.settings)}; "
+            f"{', '.join(map(str, self.shots))} shots, seeds {', '.join(map(str, self.seeds))}; "
+            f"base model {self.base_model}; images {config['images']['resize']} px; GRPO lr "
+            f"{grpo['learning_rate']:g} ({grpo['lr_scheduler_type']}), "
+            f"{grpo['max_completion_length']} completion tokens, "
+            f"{training['grpo_completions_per_step']} completions per step; SFT lr "
+            f"{sft['learning_rate']:g}; epochs: {epochs}"
+        )
 
 
 def config_sources(configfiles: list[str]) -> str:
@@ -30,24 +277,4 @@ def config_sources(configfiles: list[str]) -> str:
     return (
         f"config: {', '.join(configfiles)} (replaces {DEMO_CONFIG}: every key it leaves out takes "
         "the schema's default, the paper's)"
-    )
-
-
-def study_summary(config: dict) -> str:
-    """One line with the study's datasets, methods and the settings that shape training."""
-    training = config["training"]
-    grpo = {**TRAINER_PRESETS["grpo"], **training["trl"].get("grpo", {})}
-    sft = {**TRAINER_PRESETS["sft"], **training["trl"].get("sft", {})}
-    others = sorted(name for name in training["epochs"] if name != "default")
-    epochs = ", ".join(f"{name} {training['epochs'][name]:g}" for name in ["default", *others])
-    datasets = config["datasets"]
-    return (
-        f"study: {len(datasets)} dataset(s) ({', '.join(datasets)}); methods "
-        f"{', '.join(config['methods'])}; settings {', '.join(config['settings'])}; "
-        f"{', '.join(map(str, training['shots']))} shots, seeds "
-        f"{', '.join(map(str, training['seeds']))}; base model {config['base_model']}; images "
-        f"{config['images']['resize']} px; GRPO lr {grpo['learning_rate']:g} "
-        f"({grpo['lr_scheduler_type']}), {grpo['max_completion_length']} completion tokens, "
-        f"{training['grpo_completions_per_step']} completions per step; SFT lr "
-        f"{sft['learning_rate']:g}; epochs: {epochs}"
     )

@@ -213,6 +213,11 @@ def build_tokenizer(corpus: Iterable[str] = ()) -> PreTrainedTokenizerFast:
         show_progress=False,
     )
     tokenizer.train_from_iterator(training_corpus(corpus), trainer=trainer)
+    return _wrapped(tokenizer)
+
+
+def _wrapped(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
+    """A `tokenizers` tokenizer as Qwen's: left padding, eos `<|im_end|>`, the chat template."""
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token=IM_END,
@@ -236,17 +241,7 @@ def pad_vocabulary(tokenizer: PreTrainedTokenizerFast, size: int) -> PreTrainedT
         raise ValueError(f"the tokenizer has {len(tokenizer)} tokens, more than {size}")
     first = max(vocab.values()) + 1
     vocab.update({FILLER_TOKEN.format(index=i): first + i for i in range(missing)})
-    padded = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(json.dumps(data)),
-        eos_token=IM_END,
-        pad_token=ENDOFTEXT,
-        padding_side="left",
-        model_max_length=MODEL_MAX_LENGTH,
-        clean_up_tokenization_spaces=False,
-        chat_template=CHAT_TEMPLATE,
-    )
-    padded.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
-    return padded
+    return _wrapped(Tokenizer.from_str(json.dumps(data)))
 
 
 def build_processor(

@@ -42,7 +42,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,16 +63,26 @@ RECORD_FILE = "pretraining_record.json"
 LOG_HISTORY_FILE = "log_history.csv"
 
 
+WARMUP_STEPS = 20  # of the pre-training's cosine schedule
+
+
 @dataclass(frozen=True)
 class ToySettings:
-    """The pre-training stage: see the `toy_model` config section."""
+    """The pre-training stage: the `toy_model` config section and the demo's image size, as
+    clsrl.study.Study.toy_model_params gives them."""
 
-    seed: int = 0
-    steps: int = 800
-    batch_size: int = 16
-    learning_rate: float = 3e-3
-    warmup_steps: int = 20
-    image_size: int = demo.DEFAULT_IMAGE_SIZE
+    seed: int
+    steps: int
+    batch_size: int
+    learning_rate: float
+    image_size: int
+
+    @classmethod
+    def from_config(cls, config: dict, **changes):
+        """The settings of a validated config (clsrl.config.default_config(): the demo's toy)."""
+        from clsrl.study import Study
+
+        return replace(cls(**Study(config).toy_model_params()), **changes)
 
 
 def thinking_answer(name: str) -> str:
@@ -110,7 +120,8 @@ def _blocks(size: int, rng: np.random.Generator) -> Image.Image:
 def pretraining_item(index: int, settings: ToySettings) -> dict:
     """Pre-training item `index`: kind, image, style, prompt text, answer (fixed by seed, index).
 
-    >>> item = pretraining_item(0, ToySettings())
+    >>> from clsrl.config import default_config
+    >>> item = pretraining_item(0, ToySettings.from_config(default_config()))
     >>> sorted(item)
     ['answer', 'image', 'kind', 'options', 'prompt', 'style']
     >>> from clsrl.answers import extract_eval_answer
@@ -168,9 +179,7 @@ def pretraining_rows(settings: ToySettings) -> tuple[list[dict], Counter]:
 
 
 def build_toy_model(
-    tiny_dir: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    settings: ToySettings = ToySettings(),
+    tiny_dir: str | os.PathLike, output_dir: str | os.PathLike, settings: ToySettings
 ) -> Path:
     """Pre-train the tiny model in `tiny_dir` and save the toy model to `output_dir` (replaced),
     with `pretraining_record.json` and `log_history.csv` beside it. Written to a hidden sibling
@@ -195,7 +204,7 @@ def build_toy_model(
         num_train_epochs=1,
         learning_rate=settings.learning_rate,
         lr_scheduler_type="cosine",
-        warmup_steps=settings.warmup_steps,
+        warmup_steps=WARMUP_STEPS,
         completion_only_loss=True,
         max_length=None,
         logging_steps=25,
@@ -235,10 +244,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m clsrl.toy_model", description=__doc__)
     parser.add_argument("tiny_dir", type=Path, help="the tiny model (python -m clsrl.tiny_model)")
     parser.add_argument("output_dir", type=Path, help="folder to write the toy model to")
-    parser.add_argument("--steps", type=int, default=ToySettings.steps, help="SFT steps")
-    parser.add_argument("--seed", type=int, default=ToySettings.seed, help="pre-training seed")
+    parser.add_argument("--steps", type=int, help="SFT steps (default: the config schema's)")
+    parser.add_argument("--seed", type=int, help="pre-training seed (default: the schema's)")
     args = parser.parse_args(argv)
-    settings = ToySettings(seed=args.seed, steps=args.steps)
+    from clsrl.config import default_config
+
+    changes = {k: v for k, v in {"seed": args.seed, "steps": args.steps}.items() if v is not None}
+    settings = ToySettings.from_config(default_config(), **changes)
     print(build_toy_model(args.tiny_dir, args.output_dir, settings))
 
 

@@ -19,7 +19,7 @@ import argparse
 import json
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import datasets
@@ -40,6 +40,7 @@ from clsrl.prompts import render_prompt
 from clsrl.provenance import provenance
 from clsrl.questions import read_questions
 from clsrl.rewards import reward_functions
+from clsrl.study import Study, TrainingRuntime
 
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on a signal with a checkpoint saved; rerun to resume
 SPEC_FILE = "training_spec.json"
@@ -47,13 +48,18 @@ RECORD_FILE = "training_record.json"
 LOG_HISTORY_FILE = "log_history.csv"
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """Settings that change how a job runs but not the model it produces."""
+def runtime_from(save_steps: int | None = None, **changes) -> TrainingRuntime:
+    """The config schema's runtime settings (clsrl.study.TrainingRuntime), with `changes`.
 
-    save_steps: int = 50
-    keep_checkpoints: bool = False
-    log_completions: bool = False
+    >>> runtime_from(save_steps=3).save_steps, runtime_from().keep_checkpoints
+    (3, False)
+    """
+    from clsrl.config import default_config
+
+    runtime = Study(default_config()).training_runtime()
+    if save_steps is not None:
+        changes["save_steps"] = save_steps
+    return replace(runtime, **changes)
 
 
 def training_rows(questions: list[dict], dataset_root: Path, spec: dict) -> list[dict]:
@@ -105,7 +111,9 @@ def weights_dtype(spec: dict, bf16: bool) -> torch.dtype:
     return MASTER_WEIGHTS_DTYPE
 
 
-def trainer_arguments(spec: dict, checkpoint_dir: Path, runtime: Runtime, bf16: bool) -> dict:
+def trainer_arguments(
+    spec: dict, checkpoint_dir: Path, runtime: TrainingRuntime, bf16: bool
+) -> dict:
     """The TRL config arguments: the spec's plus where and how to save and log."""
     arguments = {
         **spec["trl"],
@@ -174,15 +182,16 @@ def prepare_trainer(
     questions_path: str | Path,
     dataset_dir: str | Path,
     checkpoint_dir: str | Path,
-    runtime: Runtime = Runtime(),
+    runtime: TrainingRuntime | None = None,
 ):
     """(TRL trainer, processor) for a spec, ready to train: the base model loaded with float32
     master weights, the training rows, the trainer's settings."""
+    runtime = runtime or runtime_from()
     bf16 = use_bf16(spec["precision"])
     model, processor = load_model_and_processor(
         base_model,
         device="cpu",  # the trainer places it
-        dtype=weights_dtype(spec, bf16),
+        precision=weights_dtype(spec, bf16),
         attn_implementation=attention_implementation(),
     )
     rows = training_rows(read_questions(questions_path), Path(dataset_dir), spec)
@@ -213,11 +222,12 @@ def train(
     dataset_dir: str | Path,
     output_dir: str | Path,
     checkpoint_dir: str | Path,
-    runtime: Runtime = Runtime(),
+    runtime: TrainingRuntime | None = None,
 ) -> Path:
     """Train as the spec says, resuming this spec's newest committed checkpoint; write the model
     atomically. Raises TrainingStopped when SIGTERM stopped it (after saving a checkpoint)."""
     output_dir, checkpoint_dir = Path(output_dir), Path(checkpoint_dir)
+    runtime = runtime or runtime_from()
     resume_from = resumable_checkpoint(checkpoint_dir, spec)
     trainer, processor = prepare_trainer(
         spec,
@@ -288,12 +298,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", required=True, help="the dataset folder (canonical format)")
     parser.add_argument("--output", required=True, help="where the final model goes")
     parser.add_argument("--checkpoints", required=True, help="where checkpoints go")
-    parser.add_argument("--save-steps", type=int, default=Runtime.save_steps)
+    parser.add_argument("--save-steps", type=int, help="default: the config schema's")
     parser.add_argument("--keep-checkpoints", action="store_true")
     parser.add_argument("--log-completions", action="store_true")
     args = parser.parse_args(argv)
     spec = json.loads(args.spec) if args.spec.lstrip().startswith("{") else read_json(args.spec)
-    runtime = Runtime(args.save_steps, args.keep_checkpoints, args.log_completions)
+    runtime = runtime_from(
+        args.save_steps,
+        keep_checkpoints=args.keep_checkpoints,
+        log_completions=args.log_completions,
+    )
     try:
         train(
             spec,

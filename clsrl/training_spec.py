@@ -21,9 +21,9 @@ import json
 
 import yaml
 
-from clsrl.fewshot import parse_view
-from clsrl.methods import TRAINER_PRESETS, resolve_methods
+from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
 from clsrl.stages import STAGE_VERSIONS
+from clsrl.views import View
 
 
 def steps_layout(total: int, per_device: int, processes: int, what: str) -> int:
@@ -50,7 +50,7 @@ def epochs_for(training: dict, view: str) -> float:
     """Training epochs for a dataset (or a view of it, e.g. `EuroSAT.base`): its own entry in
     training.epochs, else the default."""
     epochs = training["epochs"]
-    return epochs.get(parse_view(view)[0], epochs["default"])
+    return epochs.get(View.parse(view).dataset, epochs["default"])
 
 
 def uses_lora(method_lora: bool | None, lora: dict) -> bool:
@@ -58,9 +58,18 @@ def uses_lora(method_lora: bool | None, lora: dict) -> bool:
     return lora["enabled"] if method_lora is None else method_lora
 
 
-def training_spec(config: dict, method_name: str, dataset: str, shots: int, seed: int) -> dict:
-    """The spec of one training job; see the module docstring."""
-    method = resolve_methods(config.get("method_variants"))[method_name]
+def training_spec(
+    config: dict,
+    method_name: str,
+    dataset: str,
+    shots: int,
+    seed: int,
+    methods: dict[str, MethodSpec] | None = None,
+) -> dict:
+    """The spec of one training job; see the module docstring. `methods`: the resolved methods
+    (clsrl.study.Study.methods), resolved from the config when not given."""
+    methods = methods or resolve_methods(config.get("method_variants"))
+    method = methods[method_name]
     if method.trainer is None:
         raise ValueError(f"method {method_name!r} has no trainer: nothing to train")
     training = config["training"]

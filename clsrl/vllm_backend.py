@@ -28,11 +28,11 @@ from PIL import Image
 
 from clsrl.inference import user_message
 from clsrl.io import looks_like_local_path
-from clsrl.modeling import AUTO, DTYPES, check_local_model
+from clsrl.modeling import AUTO, check_local_model
 
-# Our dtype names -> vLLM's. vLLM's "auto" follows the checkpoint's config dtype (float32
-# checkpoints run in float16), not `resolve_dtype`'s rule: name a dtype to match both backends.
-VLLM_DTYPES = {AUTO: "auto", **{name: name for name in DTYPES}}
+# The torch dtype names vLLM takes. Its "auto" follows the checkpoint's config dtype (float32
+# checkpoints run in float16), not our `resolve_precision` rule: clsrl.evaluate names the dtype.
+VLLM_DTYPES = {AUTO: "auto", **{name: name for name in ("float32", "bfloat16", "float16")}}
 INSTALL_HINT = (
     "evaluation.backend is 'vllm' but vllm is not installed: install it with `pip install vllm` "
     "(TRL 1.16's `trl[vllm]` extra wants vllm>=0.22,<=0.31), or set "

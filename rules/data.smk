@@ -1,33 +1,23 @@
-# Datasets in the canonical format (see README).
+# Datasets in the canonical format (README "The canonical dataset format").
 import re
 
 from clsrl.datasets.benchmarks import BENCHMARKS, SOURCES
-from clsrl.datasets.source_checks import custom_source_state, source_state
-from clsrl.datasets.sources import (
-    benchmark_coop_dir,
-    benchmark_download_records,
-    source_record,
-)
+from clsrl.datasets.sources import source_record
 
 CUSTOM_NAMES = list(config["custom_datasets"])
-
-
-def local_copy_state(wildcards):
-    """The state of a benchmark's local copy (data.local_copies): an edit reruns its preparation.
-    Downloads need none: their records are the job's inputs."""
-    local = config["data"]["local_copies"].get(wildcards.dataset)
-    return source_state(local) if local else None
+CACHE = config["data"]["cache_dir"]
 
 
 rule data:
     """Partial target: every dataset of the study, prepared."""
     input:
-        expand("data/prepared/{dataset}", dataset=ALL_DATASETS),
+        expand(PREPARED, dataset=STUDY.all_datasets),
 
 
 rule generate_demo_dataset:
+    """A built-in demo dataset, generated offline (clsrl.datasets.demo)."""
     output:
-        directory("data/prepared/{dataset}"),
+        directory(PREPARED),
     log:
         "logs/generate_demo_dataset/{dataset}.log",
     benchmark:
@@ -38,18 +28,16 @@ rule generate_demo_dataset:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["data"],
-        seed=config["demo_data"]["seed"],
-        image_size=config["demo_data"]["image_size"],
-        per_class=config["demo_data"]["per_class"],
+        settings=STUDY.demo_params(),
     script:
         "../workflow_scripts/generate_demo_dataset.py"
 
 
 rule download_source:
-    """One file of a benchmark dataset (clsrl/datasets/benchmarks.yaml), verified and unpacked
-    into the dataset's CoOp folder in the cache; the record is written last."""
+    """One file of a benchmark dataset, verified and unpacked into its CoOp folder in the cache
+    (clsrl/datasets/benchmarks.yaml); the record is written last."""
     output:
-        source_record(config["data"]["cache_dir"], "{source}"),
+        source_record(CACHE, "{source}"),
     log:
         "logs/download_source/{source}.log",
     wildcard_constraints:
@@ -58,6 +46,7 @@ rule download_source:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["data"],
+        cache_dir=download_cache,
         retries=config["data"]["download_retries"],
         keep_archive=config["data"]["keep_archives"],
     script:
@@ -68,9 +57,9 @@ rule prepare_benchmark_dataset:
     """A benchmark dataset from its CoOp folder (downloads or data.local_copies); stops naming
     the files to place where a manual step is needed."""
     input:
-        lambda wildcards: benchmark_download_records(config["data"], wildcards.dataset),
+        benchmark_downloads,
     output:
-        directory("data/prepared/{dataset}"),
+        directory(PREPARED),
     log:
         "logs/prepare_benchmark_dataset/{dataset}.log",
     wildcard_constraints:
@@ -79,11 +68,11 @@ rule prepare_benchmark_dataset:
         "../envs/clsrl.yaml"
     threads: config["data"]["threads"]
     resources:
-        mem_mb=prepare_resource("mem_mb"),
-        runtime=prepare_resource("runtime"),
+        mem_mb=prepare_mem_mb,
+        runtime=prepare_runtime,
     params:
         version=STAGE_VERSIONS["data"],
-        coop_dir=lambda wildcards: benchmark_coop_dir(config["data"], wildcards.dataset),
+        coop_dir=benchmark_folder,
         source_state=local_copy_state,
         check_images=config["data"]["check_images"],
         skip_unreadable=config["data"]["skip_unreadable_images"],
@@ -94,7 +83,7 @@ rule prepare_benchmark_dataset:
 rule prepare_custom_dataset:
     """A custom dataset (config custom_datasets) from its image folder or datasets source."""
     output:
-        directory("data/prepared/{dataset}"),
+        directory(PREPARED),
     log:
         "logs/prepare_custom_dataset/{dataset}.log",
     wildcard_constraints:
@@ -104,14 +93,12 @@ rule prepare_custom_dataset:
         "../envs/clsrl.yaml"
     threads: config["data"]["threads"]
     resources:
-        mem_mb=prepare_resource("mem_mb"),
-        runtime=prepare_resource("runtime"),
+        mem_mb=prepare_mem_mb,
+        runtime=prepare_runtime,
     params:
         version=STAGE_VERSIONS["data"],
-        spec=lambda wildcards: config["custom_datasets"][wildcards.dataset],
-        source_state=lambda wildcards: custom_source_state(
-            config["custom_datasets"][wildcards.dataset]
-        ),
+        spec=custom_spec,
+        source_state=custom_state,
         check_images=config["data"]["check_images"],
         skip_unreadable=config["data"]["skip_unreadable_images"],
     script:

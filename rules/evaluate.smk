@@ -1,79 +1,68 @@
-# Evaluation: one job per (model, prompt style, target dataset).
-
-EVAL = config["evaluation"]
+# Evaluation: one job per (model, prompt style, target view). Its settings and identity are
+# params (a change reruns it); batch size and backend travel as an object, which reruns nothing.
 
 
 rule evaluate_zero_shot:
+    """The base model, untrained, on a target view in one prompt style (clsrl.evaluate)."""
     input:
-        model=base_model_input(),
-        dataset=prepared_dataset("target"),
-        questions="results/questions/{target}/test.jsonl",
+        model=base_model_input,
+        dataset=target_dataset,
+        questions=QUESTIONS.replace("{view}", "{target}"),
     output:
-        predictions="results/eval/zero-shot/{style}/{target}/predictions.jsonl",
-        metrics="results/eval/zero-shot/{style}/{target}/metrics.json",
+        predictions=f"{EVAL_ZERO_SHOT}/predictions.jsonl",
+        metrics=f"{EVAL_ZERO_SHOT}/metrics.json",
     log:
         "logs/evaluate/zero-shot/{style}/{target}.log",
     benchmark:
         "benchmarks/evaluate/zero-shot/{style}/{target}.tsv"
     conda:
         "../envs/clsrl.yaml"
-    threads: EVAL["threads"]
+    threads: config["evaluation"]["threads"]
     resources:
-        gpu=eval_resource("gpu"),
-        mem_mb=eval_resource("mem_mb"),
-        runtime=eval_resource("runtime"),
+        gpu=eval_gpus,
+        mem_mb=eval_mem_mb,
+        runtime=eval_runtime,
     params:
         version=STAGE_VERSIONS["evaluation"],
         model=base_model_to_load,
-        record=lambda wc: {
-            "method": "zero-shot",
-            "train_dataset": None,
-            "shots": 0,
-            "seed": None,
-            "style": wc.style,
-            "target": wc.target,
-        },
-        settings=lambda wc: eval_settings(wc.style, wc.target),
-        device=EVAL["device"],
-        dtype=EVAL["dtype"],
+        record=zero_shot_record,
+        settings=zero_shot_settings,
+        device=config["evaluation"]["device"],
+        precision=config["evaluation"]["precision"],
+        runtime=evaluation_runtime,
     script:
         "../workflow_scripts/evaluate.py"
 
 
 rule evaluate_trained:
+    """A trained model on a target view, in the prompt style it was trained with."""
     input:
-        model="results/models/{method}/{view}/{shots}shot/seed{seed}",
-        dataset=prepared_dataset("target"),
-        questions="results/questions/{target}/test.jsonl",
+        model=MODEL,
+        dataset=target_dataset,
+        questions=QUESTIONS.replace("{view}", "{target}"),
     output:
-        predictions="results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}/predictions.jsonl",
-        metrics="results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}/metrics.json",
+        predictions=f"{EVAL_TRAINED}/predictions.jsonl",
+        metrics=f"{EVAL_TRAINED}/metrics.json",
     log:
-        "logs/evaluate/{method}/{view}/{shots}shot/seed{seed}/{target}.log",
+        f"logs/evaluate/{TRAINED_RUN}/{{target}}.log",
     benchmark:
-        "benchmarks/evaluate/{method}/{view}/{shots}shot/seed{seed}/{target}.tsv"
+        f"benchmarks/evaluate/{TRAINED_RUN}/{{target}}.tsv"
     wildcard_constraints:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
     conda:
         "../envs/clsrl.yaml"
-    threads: EVAL["threads"]
+    threads: config["evaluation"]["threads"]
     resources:
-        gpu=eval_resource("gpu"),
-        mem_mb=eval_resource("mem_mb"),
-        runtime=eval_resource("runtime"),
+        gpu=eval_gpus,
+        mem_mb=eval_mem_mb,
+        runtime=eval_runtime,
     params:
         version=STAGE_VERSIONS["evaluation"],
-        model=lambda wc, input: input.model,
-        record=lambda wc: {
-            "method": wc.method,
-            "train_dataset": wc.view,
-            "shots": int(wc.shots),
-            "seed": int(wc.seed),
-            "style": method_style(wc.method),
-            "target": wc.target,
-        },
-        settings=lambda wc: eval_settings(method_style(wc.method), wc.target),
-        device=EVAL["device"],
-        dtype=EVAL["dtype"],
+        model=trained_model,
+        record=trained_record,
+        settings=trained_settings,
+        device=config["evaluation"]["device"],
+        precision=config["evaluation"]["precision"],
+        runtime=evaluation_runtime,
     script:
         "../workflow_scripts/evaluate.py"

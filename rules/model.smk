@@ -5,7 +5,7 @@
 rule build_tiny_model:
     """builtin:tiny-qwen2-vl: a tiny random Qwen2-VL built offline (clsrl.tiny_model)."""
     output:
-        directory("results/base_model/tiny-qwen2-vl"),
+        directory(BASE_MODEL.format(name="tiny-qwen2-vl")),
     log:
         "logs/build_tiny_model.log",
     benchmark:
@@ -14,19 +14,16 @@ rule build_tiny_model:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["base_model"],
-        seed=config["tiny_model"]["seed"],
-        image_pixels=config["tiny_model"]["image_pixels"],
+        settings=STUDY.tiny_model_params(),
         shape="tiny",
     script:
         "../workflow_scripts/build_tiny_model.py"
 
 
 rule build_full_size_model:
-    """builtin:qwen2-vl-2b-random: Qwen2-VL-2B-Instruct's architecture with random weights, built
-    offline for rehearsals and GPU measurements (clsrl.tiny_model, shape qwen2-vl-2b).
-    """
+    """builtin:qwen2-vl-2b-random: Qwen2-VL-2B's architecture, random weights, for rehearsals."""
     output:
-        directory("results/base_model/qwen2-vl-2b-random"),
+        directory(BASE_MODEL.format(name="qwen2-vl-2b-random")),
     log:
         "logs/build_full_size_model.log",
     benchmark:
@@ -38,8 +35,7 @@ rule build_full_size_model:
         runtime=30,
     params:
         version=STAGE_VERSIONS["base_model"],
-        seed=config["tiny_model"]["seed"],
-        image_pixels=None,
+        settings={"seed": config["tiny_model"]["seed"], "image_pixels": None},
         shape="qwen2-vl-2b",
     script:
         "../workflow_scripts/build_tiny_model.py"
@@ -48,9 +44,9 @@ rule build_full_size_model:
 rule build_toy_model:
     """builtin:toy-qwen2-vl: the tiny model after a short SFT pre-training (clsrl.toy_model)."""
     input:
-        "results/base_model/tiny-qwen2-vl",
+        BASE_MODEL.format(name="tiny-qwen2-vl"),
     output:
-        directory("results/base_model/toy-qwen2-vl"),
+        directory(BASE_MODEL.format(name="toy-qwen2-vl")),
     log:
         "logs/build_toy_model.log",
     benchmark:
@@ -63,10 +59,6 @@ rule build_toy_model:
         runtime=60,
     params:
         version=STAGE_VERSIONS["base_model"],
-        seed=config["toy_model"]["seed"],
-        steps=config["toy_model"]["steps"],
-        batch_size=config["toy_model"]["batch_size"],
-        learning_rate=config["toy_model"]["learning_rate"],
-        image_size=config["demo_data"]["image_size"],
+        settings=STUDY.toy_model_params(),
     script:
         "../workflow_scripts/build_toy_model.py"

@@ -15,9 +15,10 @@ rule fewshot_table:
 
 
 rule aggregate:
+    """The long table of every evaluation, the zero-shot and few-shot tables (clsrl.aggregate)."""
     input:
-        zero_shot_metrics(),
-        trained_metrics(),
+        STUDY.zero_shot_metrics(),
+        STUDY.trained_metrics(),
     output:
         long="results/tables/accuracy_long.csv",
         zero_shot="results/tables/zero_shot.csv",
@@ -38,12 +39,13 @@ rule aggregate:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["report"],
-        targets=TARGETS,
+        targets=STUDY.targets,
     script:
         "../workflow_scripts/aggregate.py"
 
 
 rule plot_fewshot:
+    """Few-shot accuracy per dataset and method, with seed error bars (clsrl.plots)."""
     input:
         "results/tables/accuracy_long.csv",
     output:
@@ -60,14 +62,15 @@ rule plot_fewshot:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["report"],
-        targets=TARGETS,
+        targets=STUDY.targets,
     script:
         "../workflow_scripts/plot_accuracy.py"
 
 
 rule plot_reward_curves:
+    """The mean GRPO training reward per step of every GRPO run (clsrl.plots)."""
     input:
-        trained_models(),
+        STUDY.trained_models(),
     output:
         report(
             "results/figures/reward_curves.png",
@@ -99,6 +102,7 @@ rule crossdataset:
 
 
 rule study_tables:
+    """Base-to-new table, cross-dataset matrices and heatmaps, comparison with the paper."""
     input:
         "results/tables/accuracy_long.csv",
     output:
@@ -128,10 +132,10 @@ rule study_tables:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["report"],
-        datasets=DATASETS,
-        targets=TARGETS,
+        datasets=STUDY.datasets,
+        targets=STUDY.targets,
         variants=config["method_variants"],
-        base_model=config["base_model"],
-        benchmarks=BENCHMARK_NAMES,
+        base_model=STUDY.base_model,
+        benchmarks=list(BENCHMARKS),
     script:
         "../workflow_scripts/study_tables.py"

@@ -1,31 +1,56 @@
-# Job resources (GPUs, memory in MB, runtime in minutes) from the config and the job's wildcards,
+# Job resources (GPUs, memory in MB, runtime in minutes) from the study and the job's wildcards,
 # growing with each retry (`attempt`). The estimates live in clsrl/resources.py; site settings
 # (partition, account, QoS) only in the profiles (slurm/config.yaml).
 from clsrl import resources as job_resources
 
 
-def train_resource(name):
-    """A resource of a training job, for the rule's `resources:`."""
-    return lambda wildcards, attempt: job_resources.train_resources(
-        config, wildcards.method, wildcards.view, int(wildcards.shots), attempt
-    )[name]
+def train_gpus(wildcards, attempt):
+    return train_resources(wildcards, attempt)["gpu"]
 
 
-def eval_resource(name):
-    """A resource of an evaluation job (zero-shot: the `style` wildcard; trained: its method's)."""
-    return lambda wildcards, attempt: job_resources.eval_resources(
-        config,
-        wildcards.get("style") or method_style(wildcards.method),
-        wildcards.target,
-        attempt,
-    )[name]
+def train_mem_mb(wildcards, attempt):
+    return train_resources(wildcards, attempt)["mem_mb"]
 
 
-def prepare_resource(name):
-    """A resource of a CPU job that decodes a whole dataset."""
-    return lambda wildcards, attempt: job_resources.prepare_resources(config, attempt)[
-        name
-    ]
+def train_runtime(wildcards, attempt):
+    return train_resources(wildcards, attempt)["runtime"]
+
+
+def train_resources(wildcards, attempt):
+    """GPUs, memory and runtime of a training job, from its spec."""
+    classes = job_resources.num_classes(config, wildcards.view)
+    return job_resources.train_resources(train_spec(wildcards), classes, attempt)
+
+
+def eval_style(wildcards):
+    """A zero-shot job's `style` wildcard, or a trained method's style."""
+    return wildcards.get("style") or STUDY.method_style(wildcards.method)
+
+
+def eval_gpus(wildcards, attempt):
+    return eval_resources(wildcards, attempt)["gpu"]
+
+
+def eval_mem_mb(wildcards, attempt):
+    return eval_resources(wildcards, attempt)["mem_mb"]
+
+
+def eval_runtime(wildcards, attempt):
+    return eval_resources(wildcards, attempt)["runtime"]
+
+
+def eval_resources(wildcards, attempt):
+    return job_resources.eval_resources(
+        config, eval_style(wildcards), wildcards.target, attempt
+    )
+
+
+def prepare_mem_mb(wildcards, attempt):
+    return job_resources.prepare_resources(config, attempt)["mem_mb"]
+
+
+def prepare_runtime(wildcards, attempt):
+    return job_resources.prepare_resources(config, attempt)["runtime"]
 
 
 # Cheap CPU rules run where snakemake runs (a cluster's login node), not as cluster jobs;

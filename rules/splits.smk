@@ -1,13 +1,14 @@
 # Questions with their option lists: the test questions every model is asked, and the seeded
 # few-shot training sets per (view, shots, seed). A view is a dataset (all classes) or one half
-# of its base-to-new split (NAME.base, NAME.new).
+# of its base-to-new split (NAME.base, NAME.new; clsrl.views).
 
 
 rule make_test_questions:
+    """The test questions of a view, each with its fixed option list (clsrl.questions)."""
     input:
-        prepared_dataset("view"),
+        view_dataset,
     output:
-        "results/questions/{view}/test.jsonl",
+        QUESTIONS,
     log:
         "logs/make_test_questions/{view}.log",
     benchmark:
@@ -16,19 +17,19 @@ rule make_test_questions:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["questions"],
-        split="test",
-        half=lambda wc: parse_view(wc.view)[1],
-        options=lambda wc: view_option_params(wc.view),
-        seed=config["options"]["test_seed"],
+        half=view_half,
+        options=view_options,
+        seed=STUDY.test_seed,
     script:
         "../workflow_scripts/make_questions.py"
 
 
 rule sample_few_shot:
+    """A seeded k-shot training set of a view, as questions (clsrl.fewshot)."""
     input:
-        prepared_dataset("view"),
+        view_dataset,
     output:
-        "results/splits/{view}/{shots}shot/seed{seed}/train.jsonl",
+        SPLIT,
     log:
         "logs/sample_few_shot/{view}/{shots}shot/seed{seed}.log",
     benchmark:
@@ -37,8 +38,8 @@ rule sample_few_shot:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["questions"],
-        half=lambda wc: parse_view(wc.view)[1],
-        options=lambda wc: view_option_params(wc.view),
+        half=view_half,
+        options=view_options,
         allow_fewer=config["training"]["allow_fewer_shots"],
     script:
         "../workflow_scripts/sample_few_shot.py"

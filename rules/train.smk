@@ -1,37 +1,33 @@
-# Training: one job per (method, view, shots, seed), through TRL's trainers (clsrl.train).
-# The job's spec (clsrl.training_spec, with the training stage's version) is its only
-# output-shaping param; runtime settings (save_steps, keep_checkpoints) are read by the script
-# from the config, so changing them reruns nothing.
-from clsrl.training_spec import training_spec
-
-TRAINING = config["training"]
+# Training: one job per (method, view, shots, seed), through TRL's trainers (clsrl.train). The
+# job's spec (clsrl.training_spec, with the training stage's version) is its only output-shaping
+# param; its runtime settings (checkpoints, launch) travel as an object, which reruns nothing.
 
 
 rule train:
+    """One model: a method trained on a view's k-shot split from the base model (clsrl.train)."""
     input:
-        model=base_model_input(),
-        dataset=prepared_dataset("view"),
-        questions="results/splits/{view}/{shots}shot/seed{seed}/train.jsonl",
+        model=base_model_input,
+        dataset=view_dataset,
+        questions=SPLIT,
     output:
-        directory("results/models/{method}/{view}/{shots}shot/seed{seed}"),
+        directory(MODEL),
     log:
-        "logs/train/{method}/{view}/{shots}shot/seed{seed}.log",
+        f"logs/train/{TRAINED_RUN}.log",
     benchmark:
-        "benchmarks/train/{method}/{view}/{shots}shot/seed{seed}.tsv"
+        f"benchmarks/train/{TRAINED_RUN}.tsv"
     wildcard_constraints:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
     conda:
         "../envs/clsrl.yaml"
-    threads: TRAINING["threads"] * TRAINING["gpus"]
+    threads: config["training"]["threads"] * config["training"]["gpus"]
     resources:
-        gpu=train_resource("gpu"),
-        mem_mb=train_resource("mem_mb"),
-        runtime=train_resource("runtime"),
+        gpu=train_gpus,
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
     params:
-        spec=lambda wc: training_spec(
-            config, wc.method, wc.view, int(wc.shots), int(wc.seed)
-        ),
+        spec=train_spec,
         base_model=base_model_to_load,
-        checkpoints="results/checkpoints/{method}/{view}/{shots}shot/seed{seed}",
+        checkpoints=CHECKPOINTS,
+        runtime=training_runtime,
     script:
         "../workflow_scripts/train.py"

@@ -38,6 +38,29 @@ def run_snakemake(
     return done
 
 
+def paper_options(**changes):
+    """The paper's option-list settings (the schema's defaults), seed 0, with `changes`."""
+    from dataclasses import replace
+
+    from clsrl.config import default_config
+    from clsrl.questions import OptionSettings
+
+    return replace(OptionSettings.from_config(default_config(), seed=0), **changes)
+
+
+def paper_eval(style, **changes):
+    """The paper's evaluation settings (the schema's defaults) for a style, with `changes`."""
+    from dataclasses import replace
+
+    from clsrl.config import default_config
+    from clsrl.evaluate import EvalSettings
+    from clsrl.study import Study
+    from clsrl.views import View
+
+    settings = Study(default_config()).eval_settings(style, View("any"))
+    return replace(EvalSettings(**settings), **changes)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """The offline tiny Qwen2-VL, built once per test session."""
@@ -49,20 +72,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """builtin:toy-qwen2-vl as config.yaml's demo builds it (about 2.5 minutes on 2 CPU cores)."""
+    """builtin:toy-qwen2-vl as config.yaml's demo builds it."""
     import yaml
 
     from clsrl.config import validate_config
     from clsrl.toy_model import ToySettings, build_toy_model
 
-    config = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
-    toy = config["toy_model"]
-    settings = ToySettings(
-        seed=toy["seed"],
-        steps=toy["steps"],
-        batch_size=toy["batch_size"],
-        learning_rate=toy["learning_rate"],
-        image_size=config["demo_data"]["image_size"],
+    settings = ToySettings.from_config(
+        validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
     )
     return build_toy_model(tiny_model_dir, tmp_path_factory.mktemp("toy") / "model", settings)
 

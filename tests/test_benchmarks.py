@@ -14,7 +14,7 @@ from clsrl.datasets.convert import DatasetConversionError
 from clsrl.datasets.download import parse_checksum
 from clsrl.datasets.prepare import ManualStepRequired, prepare_benchmark
 from clsrl.datasets.registry import known_datasets
-from clsrl.datasets.writer import MissingImagesError, UnreadableImagesError
+from clsrl.datasets.writer import ImageChecks, MissingImagesError, UnreadableImagesError
 
 # Protocol section 1: name -> (classes, question).
 OBJECT = "What type of object is in the photo?"
@@ -32,6 +32,8 @@ PROTOCOL_TABLE = {
     "FGVCAircraft": (100, "What type of aircraft is in the photo?"),
 }
 SPLITS = ("train", "val", "test")
+CHECKS = ImageChecks(decode=True, skip_unreadable=False, threads=2)
+NO_DECODE = ImageChecks(decode=False, skip_unreadable=False, threads=1)
 PER_SPLIT = {"train": 2, "val": 1, "test": 1}  # images per class in each fixture split
 
 
@@ -140,7 +142,7 @@ def benchmark_fixture(name: str, root: Path) -> Path:
 def test_every_benchmark_converts_from_coop_layout(tmp_path, name):
     coop = benchmark_fixture(name, tmp_path / "coop")
     out = tmp_path / "prepared" / name
-    prepare_benchmark(name, out, coop_dir=coop, threads=2, log=quiet)
+    prepare_benchmark(name, out, coop, CHECKS, log=quiet)
     dataset = load_dataset(out, check_images=True)
     classes = BENCHMARKS[name].classes
     assert dataset.num_classes == classes
@@ -158,14 +160,14 @@ def test_every_benchmark_converts_from_coop_layout(tmp_path, name):
 
 def test_caltech_drops_background_and_faces_easy(tmp_path):
     coop = benchmark_fixture("Caltech101", tmp_path / "coop")
-    prepare_benchmark("Caltech101", tmp_path / "out", coop_dir=coop, log=quiet)
+    prepare_benchmark("Caltech101", tmp_path / "out", coop, CHECKS, log=quiet)
     names = load_dataset(tmp_path / "out").classnames
     assert "BACKGROUND_Google" not in names and "Faces_easy" not in names and len(names) == 100
 
 
 def test_eurosat_gets_coops_renamed_classes(tmp_path):
     coop = benchmark_fixture("EuroSAT", tmp_path / "coop")
-    prepare_benchmark("EuroSAT", tmp_path / "out", coop_dir=coop, log=quiet)
+    prepare_benchmark("EuroSAT", tmp_path / "out", coop, CHECKS, log=quiet)
     assert load_dataset(tmp_path / "out").classnames[0] == "Annual Crop Land"
 
 
@@ -177,20 +179,20 @@ def test_imagenet_stops_naming_the_files_to_place_then_picks_them_up(tmp_path):
     coop = tmp_path / "coop" / "imagenet"
     coop.mkdir(parents=True)
     with pytest.raises(ManualStepRequired) as error:
-        prepare_benchmark("ImageNet", tmp_path / "out", coop_dir=coop, log=quiet)
+        prepare_benchmark("ImageNet", tmp_path / "out", coop, CHECKS, log=quiet)
     message = str(error.value)
     for path in ("images/train", "images/val", "classnames.txt"):
         assert str(coop / path) in message
     assert "image-net.org" in message and "rerun" in message
     imagenet_fixture(coop)  # the person places the files
-    prepare_benchmark("ImageNet", tmp_path / "out", coop_dir=coop, check_images=False, log=quiet)
+    prepare_benchmark("ImageNet", tmp_path / "out", coop, NO_DECODE, log=quiet)
     assert load_dataset(tmp_path / "out").num_classes == 1000
 
 
 def test_stanford_cars_names_its_image_folders(tmp_path):
     coop = coop_split_fixture("StanfordCars", tmp_path / "stanford_cars")
     with pytest.raises(ManualStepRequired, match="cars_train.*\n.*cars_test"):
-        prepare_benchmark("StanfordCars", tmp_path / "out", coop_dir=coop, log=quiet)
+        prepare_benchmark("StanfordCars", tmp_path / "out", coop, CHECKS, log=quiet)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,18 +214,17 @@ def _edit_split(coop: Path, edit) -> None:
 def test_a_missing_image_listed_in_the_split_is_named(tmp_path, pets):
     (pets / "images/c003/test_0.png").unlink()
     with pytest.raises(MissingImagesError, match="c003/test_0.png") as error:
-        prepare_benchmark("OxfordPets", tmp_path / "out", coop_dir=pets, log=quiet)
+        prepare_benchmark("OxfordPets", tmp_path / "out", pets, CHECKS, log=quiet)
     assert "split_zhou_OxfordPets.json" in str(error.value)
 
 
 def test_a_corrupt_image_is_named_or_skipped_and_counted(tmp_path, pets):
     (pets / "images/c005/train_1.png").write_bytes(PNG[: len(PNG) // 2])  # truncated
     with pytest.raises(UnreadableImagesError, match="c005/train_1.png.*skip_unreadable_images"):
-        prepare_benchmark("OxfordPets", tmp_path / "out", coop_dir=pets, log=quiet)
+        prepare_benchmark("OxfordPets", tmp_path / "out", pets, CHECKS, log=quiet)
     lines = []
-    prepare_benchmark(
-        "OxfordPets", tmp_path / "out", coop_dir=pets, skip_unreadable=True, log=lines.append
-    )
+    skip = ImageChecks(decode=True, skip_unreadable=True, threads=1)
+    prepare_benchmark("OxfordPets", tmp_path / "out", pets, skip, log=lines.append)
     metadata = json.loads((tmp_path / "out/dataset.json").read_text())
     assert metadata["skipped_images"] == 1
     assert metadata["skipped_examples"] == ["c005/train_1.png"]
@@ -257,7 +258,7 @@ def test_a_corrupt_image_is_named_or_skipped_and_counted(tmp_path, pets):
 def test_bad_split_files_are_named(tmp_path, pets, edit, fragment):
     _edit_split(pets, edit)
     with pytest.raises(DatasetConversionError, match=re.escape(fragment)):
-        prepare_benchmark("OxfordPets", tmp_path / "out", coop_dir=pets, log=quiet)
+        prepare_benchmark("OxfordPets", tmp_path / "out", pets, CHECKS, log=quiet)
 
 
 def test_an_unknown_class_in_an_fgvc_split_file_is_named(tmp_path):
@@ -265,14 +266,14 @@ def test_an_unknown_class_in_an_fgvc_split_file_is_named(tmp_path):
     with open(coop / "images_variant_val.txt", "a") as stream:
         stream.write("9999999 Boeing 999\n")
     with pytest.raises(DatasetConversionError, match="line 101: unknown class 'Boeing 999'"):
-        prepare_benchmark("FGVCAircraft", tmp_path / "out", coop_dir=coop, log=quiet)
+        prepare_benchmark("FGVCAircraft", tmp_path / "out", coop, CHECKS, log=quiet)
 
 
 def test_an_unknown_imagenet_val_folder_is_named(tmp_path):
     coop = imagenet_fixture(tmp_path / "imagenet")
     _write_image(coop / "images/val/n99999999/x.JPEG")
     with pytest.raises(DatasetConversionError, match="n99999999: unknown class"):
-        prepare_benchmark("ImageNet", tmp_path / "out", coop_dir=coop, log=quiet)
+        prepare_benchmark("ImageNet", tmp_path / "out", coop, CHECKS, log=quiet)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -147,3 +147,15 @@ def test_keys_that_mean_nothing_where_they_are_set_are_refused(config, fragment)
     with pytest.raises(ConfigError) as error:
         validate_config(config)
     assert fragment in str(error.value)
+
+
+def test_the_old_evaluation_dtype_key_still_works_with_a_warning():
+    warnings = []
+    config = validate_config({"evaluation": {"dtype": "bfloat16"}}, warnings)
+    assert config["evaluation"]["precision"] == "bf16" and "dtype" not in config["evaluation"]
+    assert warnings == [
+        "config key 'evaluation.dtype' is deprecated: write 'evaluation.precision: bf16' "
+        "(precision has one vocabulary: auto, bf16, fp32, fp16)."
+    ]
+    with pytest.raises(ConfigError, match="are both set"):
+        validate_config({"evaluation": {"dtype": "float32", "precision": "fp32"}})

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from clsrl.config import validate_config
 from clsrl.datasets.canonical import DatasetFormatError, load_dataset
-from clsrl.datasets.custom import CustomDatasetError, prepare_custom
+from clsrl.datasets.custom import CustomDatasetError
+from clsrl.datasets.custom import prepare_custom as prepare_entry
 from clsrl.datasets.registry import datasets_of_kind, known_datasets
+from clsrl.datasets.writer import ImageChecks
 
 QUESTION = "What type of bird is in the photo?"
 CLASSES = ("blue_jay", "robin", "wren")
@@ -18,6 +21,13 @@ CLASSES = ("blue_jay", "robin", "wren")
 
 def quiet(line):
     pass
+
+
+def prepare_custom(name, spec, out_dir, *, log=quiet, skip_unreadable=False):
+    """prepare_custom on the entry as the config gives it (the schema's defaults filled in)."""
+    config = validate_config({"custom_datasets": {name: spec}})
+    checks = ImageChecks(decode=True, skip_unreadable=skip_unreadable, threads=1)
+    return prepare_entry(name, config["custom_datasets"][name], out_dir, checks, log)
 
 
 def _save(path: Path, colour=(10, 200, 10)) -> None:

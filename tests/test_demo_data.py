@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clsrl.config import schema_default
 from clsrl.datasets.canonical import SPLITS, load_dataset
 from clsrl.datasets.demo import (
-    DEFAULT_IMAGE_SIZE,
-    DEFAULT_PER_CLASS,
     DEMO_DATASETS,
     UnknownDemoDatasetError,
     generate_demo_dataset,
@@ -54,10 +53,11 @@ def test_default_demo_is_complete_and_loads_with_image_checks(default_demos, nam
     for split in SPLITS:
         counts = per_class[split]
         assert len(counts) == loaded.num_classes, f"{split} lacks a class"
-        assert set(counts) == {DEFAULT_PER_CLASS[split]}
+        assert set(counts) == {schema_default("demo_data.per_class")[split]}
     for relative in loaded.items["image"].iloc[:: len(loaded.items) // 10]:
         with Image.open(loaded.image_path(relative)) as image:
-            assert image.size == (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+            side = schema_default("demo_data.image_size")
+            assert image.size == (side, side)
             assert image.mode == "RGB"
 
 
@@ -132,7 +132,7 @@ def test_unknown_name_lists_the_known_ones(tmp_path):
         ({"per_class": {"training": 2}}, "unknown split(s) ['training']"),  # misspelt split
         ({"per_class": {"train": -1}}, "integers >= 0"),  # negative count
         ({"per_class": {"train": 0}}, "every count is 0"),  # nothing to draw
-        ({"image_size": 8}, "image_size must be an integer >= 16"),  # too small to draw
+        ({"image_size": -8}, "image_size must be a positive integer"),  # nothing to draw
         ({"seed": -3}, "seed must be an integer >= 0"),  # SeedSequence needs >= 0
     ],
 )

@@ -405,6 +405,7 @@ def test_fetch_source_unpacks_a_nested_archive_and_records_the_sha256(server, tm
     server.files["/caltech-101.zip"] = outer
     source = Source(
         id="Caltech101-images",
+        dataset="Caltech101",
         url=server.url("/caltech-101.zip"),
         filename="caltech-101.zip",
         unpack=True,
@@ -426,6 +427,7 @@ def test_fetch_source_places_a_single_file_under_its_name(server, tmp_path):
     server.files["/cn"] = b"n01440764 tench\n"
     source = Source(
         id="ImageNet-classnames",
+        dataset="ImageNet",
         url=server.url("/cn"),
         filename="imagenet_classnames.txt",
         place_as="classnames.txt",
@@ -440,7 +442,12 @@ def test_fetch_source_places_a_single_file_under_its_name(server, tmp_path):
 def test_fetch_source_records_the_sha256_of_the_whole_file_not_a_cut_one(server, tmp_path):
     server.files["/labels.txt"] = PAYLOAD
     server.modes["/labels.txt"] = "no-length cut-first"  # a third, then a clean close
-    source = Source(id="OxfordPets-labels", url=server.url("/labels.txt"), filename="labels.txt")
+    source = Source(
+        id="OxfordPets-labels",
+        dataset="OxfordPets",
+        url=server.url("/labels.txt"),
+        filename="labels.txt",
+    )
     record = fetch_source(source, tmp_path, backoff_s=0, log=lambda line: None)
     assert record["sha256"] == hashlib.sha256(PAYLOAD).hexdigest()
     assert recorded_sha256(tmp_path / "downloads/labels.txt") == sha256(PAYLOAD)
@@ -451,7 +458,12 @@ def test_fetch_source_records_no_sha256_for_an_unproven_download(server, tmp_pat
     server.files["/labels.txt"] = PAYLOAD
     server.changes["/labels.txt"] = NEW
     server.modes["/labels.txt"] = "no-length no-range"
-    source = Source(id="OxfordPets-labels", url=server.url("/labels.txt"), filename="labels.txt")
+    source = Source(
+        id="OxfordPets-labels",
+        dataset="OxfordPets",
+        url=server.url("/labels.txt"),
+        filename="labels.txt",
+    )
     with pytest.raises(DownloadError, match="not stable"):
         fetch_source(source, tmp_path, backoff_s=0, log=lambda line: None)
     assert recorded_sha256(tmp_path / "downloads/labels.txt") is None
@@ -461,7 +473,11 @@ def test_fetch_source_records_no_sha256_for_an_unproven_download(server, tmp_pat
 def test_fetch_source_records_no_sha256_for_an_archive_that_does_not_unpack(server, tmp_path):
     server.files["/pets.tar.gz"] = _tar_gz({"images/a.jpg": b"a" * 1000})[:40]
     source = Source(
-        id="OxfordPets-images", url=server.url("/pets.tar.gz"), filename="pets.tar.gz", unpack=True
+        id="OxfordPets-images",
+        dataset="OxfordPets",
+        url=server.url("/pets.tar.gz"),
+        filename="pets.tar.gz",
+        unpack=True,
     )
     with pytest.raises(ArchiveError):
         fetch_source(source, tmp_path, backoff_s=0, log=lambda line: None)

@@ -20,6 +20,7 @@ import torch
 from clsrl.checkpoints import COMMIT_FILE
 from clsrl.io import read_json
 from clsrl.train import EXIT_STOPPED, LOG_HISTORY_FILE, RECORD_FILE, train
+from tests.conftest import paper_options
 from tests.test_train import questions as questions  # the fixture
 from tests.test_train import spec_for, train_command
 
@@ -125,9 +126,9 @@ def test_a_save_that_fails_midway_never_blocks_the_next_run(
 
 
 def runtime(save_steps):
-    from clsrl.train import Runtime
+    from clsrl.train import runtime_from
 
-    return Runtime(save_steps=save_steps)
+    return runtime_from(save_steps=save_steps)
 
 
 def test_sigterm_saves_a_checkpoint_and_the_rerun_loses_no_step(
@@ -340,10 +341,11 @@ def test_a_real_run_stops_before_any_job_when_the_hub_model_is_not_to_be_had(tmp
 
 EVALUATE = """
 import sys
-from clsrl.evaluate import EvalSettings, run_evaluation
-settings = EvalSettings(style="thinking", batch_size=1, max_new_tokens=64, image_resize=56)
+from clsrl.evaluate import run_evaluation
+from tests.conftest import paper_eval
+settings = paper_eval("thinking", max_new_tokens=64, image_resize=56)
 run_evaluation(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], settings,
-               device="cpu")
+               batch_size=1, device="cpu", precision="fp32")
 """
 
 
@@ -351,10 +353,10 @@ def test_a_killed_evaluation_leaves_nothing_that_looks_complete(
     tiny_model_dir, colours_dir, tmp_path
 ):
     from clsrl.datasets.canonical import load_dataset
-    from clsrl.questions import OptionSettings, make_questions, write_questions
+    from clsrl.questions import make_questions, write_questions
 
     questions = tmp_path / "test.jsonl"
-    asked = make_questions(load_dataset(colours_dir), "test", OptionSettings())
+    asked = make_questions(load_dataset(colours_dir), "test", paper_options())
     write_questions(questions, asked * 50)  # long enough to be killed in the middle
     predictions, metrics = tmp_path / "out/predictions.jsonl", tmp_path / "out/metrics.json"
     process = subprocess.Popen(

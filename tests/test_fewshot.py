@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from clsrl.fewshot import NotEnoughImagesError, base_classes, new_classes, sample_few_shot
+from clsrl.fewshot import NotEnoughImagesError, sample_few_shot
+from clsrl.views import View
 
 
 def index(per_class):
@@ -52,6 +53,7 @@ def test_allow_fewer_takes_all_a_short_class_has():
     ],
 )
 def test_base_to_new_split(n, base, new):
-    assert base_classes(n) == list(range(base))
-    assert new_classes(n) == list(range(base, n))
-    assert len(base_classes(n)) + len(new_classes(n)) == n
+    base_classes, new_classes = View("d", "base").classes(n), View("d", "new").classes(n)
+    assert base_classes == list(range(base))
+    assert new_classes == list(range(base, n))
+    assert len(base_classes) + len(new_classes) == n

@@ -37,10 +37,12 @@ def test_gpu_check_tiny_writes_its_tables_and_the_cost_models_figures(tmp_path, 
     model = measured_model(record["costs"])
     assert model.source.startswith("measured: CPU, ")
     from clsrl.config import validate_config
+    from clsrl.training_spec import training_spec
 
     config = validate_config({"datasets": ["EuroSAT"], "methods": ["cls-rl", "sft"]})
-    assert train_wall_seconds(config, "cls-rl", "EuroSAT", 4, model) > 0
-    assert train_wall_seconds(config, "sft", "EuroSAT", 4, model) > 0
+    for method in ("cls-rl", "sft"):
+        spec = training_spec(config, method, "EuroSAT", 4, 1)
+        assert train_wall_seconds(spec, 10, model) > 0
     assert set(model.eval_per_image) == {"thinking", "direct"}
 
 

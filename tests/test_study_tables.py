@@ -3,14 +3,33 @@
 import pandas as pd
 import pytest
 
-from clsrl.aggregate import fewshot_table, with_views
+from clsrl.aggregate import fewshot_table
 from clsrl.paper import compare_with_paper, comparison_note
 from clsrl.study_tables import base2new_table, crossdataset_matrices, rl_difference
+from clsrl.views import View
 
 
 def long_table(rows):
-    columns = ["method", "train_dataset", "shots", "seed", "style", "target", "lenient_accuracy"]
-    return with_views(pd.DataFrame(rows, columns=columns))
+    """The long table of these runs, their views as fields (as metrics.json stores them)."""
+    records = []
+    for method, train, shots, seed, style, target, value in rows:
+        trained, tested = View.parse(train) if train else View(None), View.parse(target)
+        records.append(
+            {
+                "method": method,
+                "train_dataset": train,
+                "train_base": trained.dataset,
+                "train_half": trained.half,
+                "shots": shots,
+                "seed": seed,
+                "style": style,
+                "target": target,
+                "target_dataset": tested.dataset,
+                "target_half": tested.half,
+                "lenient_accuracy": value,
+            }
+        )
+    return pd.DataFrame(records)
 
 
 ZERO = [  # the base model: 40 on A, 20 on B, in both styles; halves of A: 50 base, 30 new

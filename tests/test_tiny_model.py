@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, Qwen2VLProcessor
 
-from clsrl.modeling import load_model_and_processor, resolve_device, resolve_dtype
+from clsrl.modeling import load_model_and_processor, resolve_device, resolve_precision
 from clsrl.prompts import render_prompt
 from clsrl.tiny_model import (
     CHAT_TEMPLATE,
@@ -158,28 +158,28 @@ def test_resolve_device(device, cuda_available, expected):
 
 
 @pytest.mark.parametrize(
-    ("dtype", "device", "bf16", "expected"),
+    ("precision", "device", "bf16", "expected"),
     [
         ("auto", "cuda", True, torch.bfloat16),  # GPU with bf16
         ("auto", "cuda:0", False, torch.float32),  # old GPU without bf16
         ("auto", "cpu", True, torch.float32),  # CPU: always float32
-        ("float16", "cpu", False, torch.float16),  # an explicit dtype wins
-        ("bfloat16", "cpu", False, torch.bfloat16),
-        ("float32", "cuda", True, torch.float32),
+        ("fp16", "cpu", False, torch.float16),  # an explicit precision wins
+        ("bf16", "cpu", False, torch.bfloat16),
+        ("fp32", "cuda", True, torch.float32),
     ],
 )
-def test_resolve_dtype(dtype, device, bf16, expected):
-    assert resolve_dtype(dtype, device, bf16_supported=bf16) == expected
+def test_resolve_precision(precision, device, bf16, expected):
+    assert resolve_precision(precision, device, bf16_supported=bf16) == expected
 
 
-def test_resolve_dtype_rejects_unknown_names():
-    with pytest.raises(ValueError, match="float64"):
-        resolve_dtype("float64", "cpu")
+def test_resolve_precision_rejects_unknown_names_with_the_vocabulary():
+    with pytest.raises(ValueError, match="'bfloat16'; use 'auto' or one of fp32, bf16, fp16"):
+        resolve_precision("bfloat16", "cpu")
 
 
 def test_load_model_and_processor_on_tiny_model(tiny_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    model, processor = load_model_and_processor(str(tiny_path), device="cpu", dtype="bfloat16")
+    model, processor = load_model_and_processor(str(tiny_path), device="cpu", precision="bf16")
     assert model.dtype == torch.bfloat16
     assert not model.training
     assert processor.tokenizer.padding_side == "left"

@@ -10,18 +10,18 @@ import yaml
 
 from clsrl import rewards
 from clsrl.answers import extract_eval_answer
-from clsrl.config import validate_config
+from clsrl.config import default_config, validate_config
 from clsrl.datasets.canonical import load_dataset
 from clsrl.datasets.demo import generate_demo_dataset
-from clsrl.evaluate import EvalSettings, evaluate_questions
+from clsrl.evaluate import evaluate_questions
 from clsrl.fewshot import few_shot_questions
 from clsrl.inference import TransformersGenerator
 from clsrl.modeling import load_model_and_processor
-from clsrl.questions import OptionSettings, make_questions, write_questions
+from clsrl.questions import make_questions, write_questions
 from clsrl.toy_model import KNOWN_COLOURS, ToySettings, pretraining_item, thinking_answer
-from clsrl.train import LOG_HISTORY_FILE, Runtime, train
+from clsrl.train import LOG_HISTORY_FILE, runtime_from, train
 from clsrl.training_spec import training_spec
-from tests.conftest import ROOT
+from tests.conftest import ROOT, paper_eval, paper_options
 
 SEEDS = (1, 2, 3)
 SHOTS = 4
@@ -32,8 +32,9 @@ DATASET = "demo-colours"
 
 
 def test_pretraining_items_are_fixed_by_seed_and_index():
-    first, again = pretraining_item(7, ToySettings()), pretraining_item(7, ToySettings())
-    other = pretraining_item(7, ToySettings(seed=1))
+    settings = ToySettings.from_config(default_config())
+    first, again = pretraining_item(7, settings), pretraining_item(7, settings)
+    other = pretraining_item(7, ToySettings.from_config(default_config(), seed=1))
     assert (
         first["prompt"] == again["prompt"] and first["image"].tobytes() == again["image"].tobytes()
     )
@@ -41,7 +42,8 @@ def test_pretraining_items_are_fixed_by_seed_and_index():
 
 
 def test_pretraining_names_only_the_known_colours_consistently():
-    items = [pretraining_item(index, ToySettings()) for index in range(400)]
+    settings = ToySettings.from_config(default_config())
+    items = [pretraining_item(index, settings) for index in range(400)]
     kinds = {item["kind"] for item in items}
     assert kinds == {"named-colour", "unnamed-colour", "unfamiliar-image"}
     for item in items:
@@ -76,21 +78,20 @@ def colours(tmp_path_factory, demo_config):
     dataset = generate_demo_dataset(
         DATASET, root / DATASET, per_class=demo_config["demo_data"]["per_class"]
     )
-    test = make_questions(dataset, "test", OptionSettings(seed=0))
+    test = make_questions(dataset, "test", paper_options(seed=0))
     return dataset, test
 
 
 def accuracy(model_dir, dataset, questions, config) -> float:
     """No-thinking strict accuracy (percent) of a model on the questions."""
-    model, processor = load_model_and_processor(str(model_dir), device="cpu", dtype="float32")
-    settings = EvalSettings(
-        style="no-thinking",
-        batch_size=32,
+    model, processor = load_model_and_processor(str(model_dir), device="cpu", precision="fp32")
+    settings = paper_eval(
+        "no-thinking",
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         image_resize=config["images"]["resize"],
     )
     _, metrics = evaluate_questions(
-        TransformersGenerator(model, processor), questions, dataset.root, settings
+        TransformersGenerator(model, processor), questions, dataset.root, settings, batch_size=32
     )
     return metrics["strict_accuracy"]
 
@@ -102,7 +103,7 @@ def grpo_run(toy_model_dir, colours, config, tmp_path, seed, reward="no_thinking
     split = tmp_path / f"seed{seed}.jsonl"
     write_questions(
         split,
-        few_shot_questions(load_dataset(dataset.root), SHOTS, seed, OptionSettings(seed=seed)),
+        few_shot_questions(load_dataset(dataset.root), SHOTS, seed, paper_options(seed=seed)),
     )
     spec = training_spec(config, "no-thinking", DATASET, SHOTS, seed)
     spec["rewards"] = [reward]
@@ -114,7 +115,7 @@ def grpo_run(toy_model_dir, colours, config, tmp_path, seed, reward="no_thinking
         dataset.root,
         output,
         tmp_path / f"checkpoints-{reward}-{seed}",
-        Runtime(save_steps=10_000),
+        runtime_from(save_steps=10_000),
     )
     log = pd.read_csv(output / LOG_HISTORY_FILE)
     true_reward = log["reward"] * (-1 if reward.startswith("negated") else 1)

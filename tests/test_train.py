@@ -15,17 +15,18 @@ from clsrl.datasets.canonical import load_dataset
 from clsrl.fewshot import few_shot_questions
 from clsrl.io import read_json
 from clsrl.modeling import load_model_and_processor
-from clsrl.questions import OptionSettings, write_questions
+from clsrl.questions import write_questions
 from clsrl.train import (
     LOG_HISTORY_FILE,
     RECORD_FILE,
     SPEC_FILE,
-    Runtime,
     dtypes_in_training,
     prepare_trainer,
+    runtime_from,
     train,
 )
 from clsrl.training_spec import training_spec
+from tests.conftest import paper_options
 
 FAST = {
     "images": {"resize": 56},
@@ -50,7 +51,7 @@ def spec_for(method, training=None, variants=None, **trl):
 def questions(colours_dir, tmp_path_factory):
     path = tmp_path_factory.mktemp("splits") / "train.jsonl"
     dataset = load_dataset(colours_dir)
-    write_questions(path, few_shot_questions(dataset, 4, 1, OptionSettings(seed=1)))
+    write_questions(path, few_shot_questions(dataset, 4, 1, paper_options(seed=1)))
     return path
 
 
@@ -84,7 +85,13 @@ def test_each_method_trains_and_writes_a_loadable_model(
     spec = spec_for(method, {"max_steps": 2, "lora": {"enabled": lora, "r": 4, "alpha": 8}})
     out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
     train(
-        spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints, Runtime(save_steps=1)
+        spec,
+        str(tiny_model_dir),
+        questions,
+        colours_dir,
+        out,
+        checkpoints,
+        runtime_from(save_steps=1),
     )
 
     assert read_json(out / SPEC_FILE) == spec

@@ -10,6 +10,7 @@ from PIL import Image
 from clsrl.inference import generate
 from clsrl.modeling import load_model_and_processor
 from clsrl.vllm_backend import VllmGenerator
+from tests.conftest import paper_eval, paper_options
 
 PROMPTS = ["Which colour is this? zebra", "Which colour is this? apple", "Is it mango?"]
 
@@ -157,10 +158,10 @@ def test_run_evaluation_with_the_vllm_backend_writes_the_usual_files(
     fake_vllm, tiny_model_dir, colours_dir, tmp_path
 ):
     from clsrl.datasets.canonical import load_dataset
-    from clsrl.evaluate import EvalSettings, run_evaluation
-    from clsrl.questions import OptionSettings, make_questions, write_questions
+    from clsrl.evaluate import run_evaluation
+    from clsrl.questions import make_questions, write_questions
 
-    questions = make_questions(load_dataset(colours_dir), "test", OptionSettings())
+    questions = make_questions(load_dataset(colours_dir), "test", paper_options())
     write_questions(tmp_path / "test.jsonl", questions)
     metrics = run_evaluation(
         str(tiny_model_dir),
@@ -168,9 +169,10 @@ def test_run_evaluation_with_the_vllm_backend_writes_the_usual_files(
         tmp_path / "test.jsonl",
         tmp_path / "predictions.jsonl",
         tmp_path / "metrics.json",
-        EvalSettings(style="no-thinking", batch_size=8, max_new_tokens=4, image_resize=56),
+        paper_eval("no-thinking", max_new_tokens=4, image_resize=56),
+        batch_size=8,
         device="cuda",  # a name only: the fake engine needs no GPU
-        dtype="bfloat16",
+        precision="bf16",
         backend="vllm",
     )
     assert metrics["backend"] == "vllm" and metrics["device"] == "cuda (vllm)"
@@ -187,5 +189,5 @@ def test_the_vllm_backend_refuses_a_cpu_device(fake_vllm, tiny_model_dir):
     from clsrl.evaluate import load_generator
 
     with pytest.raises(ValueError, match="evaluation.backend is 'vllm', which needs a GPU"):
-        load_generator(str(tiny_model_dir), "vllm", device="cpu", dtype="auto")
+        load_generator(str(tiny_model_dir), "vllm", device="cpu", precision="auto")
     assert fake_vllm.llms == []

@@ -6,11 +6,12 @@ from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
+    settings = sm.params.settings
     build_tiny_model(
         sm.output[0],
-        seed=sm.params.seed,
+        seed=settings["seed"],
         corpus=demo_texts(),
-        image_min_pixels=sm.params.image_pixels,
-        image_max_pixels=sm.params.image_pixels,
+        image_min_pixels=settings["image_pixels"],
+        image_max_pixels=settings["image_pixels"],
         shape=sm.params.shape,
     )

@@ -1,7 +1,5 @@
 """Download one benchmark source into the cache and record it (rule download_source)."""
 
-from pathlib import Path
-
 from clsrl.datasets.benchmarks import SOURCES
 from clsrl.datasets.sources import fetch_source
 from clsrl.io import write_json
@@ -11,7 +9,7 @@ sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
     record = fetch_source(
         SOURCES[sm.wildcards.source],
-        Path(sm.output[0]).parents[1],  # the cache: <cache>/sources/<source>.json
+        sm.params.cache_dir,
         keep_archive=sm.params.keep_archive,
         retries=sm.params.retries,
     )

@@ -1,4 +1,4 @@
-"""Evaluate one model on one target dataset (rule evaluate_zero_shot)."""
+"""Evaluate one model on one target view (rules evaluate_zero_shot, evaluate_trained)."""
 
 import torch
 
@@ -15,10 +15,11 @@ with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
         sm.input.questions,
         sm.output.predictions,
         sm.output.metrics,
-        EvalSettings(**sm.params.settings, batch_size=sm.config["evaluation"]["batch_size"]),
+        EvalSettings(**sm.params.settings),
+        batch_size=sm.params.runtime.batch_size,
         device=sm.params.device,
-        dtype=sm.params.dtype,
-        backend=sm.config["evaluation"]["backend"],  # runtime: changing it reruns nothing
+        precision=sm.params.precision,
+        backend=sm.params.runtime.backend,
         record=dict(sm.params.record),
     )
     print({key: metrics[key] for key in ("n", "lenient_accuracy", "strict_accuracy")})

@@ -5,11 +5,12 @@ from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
+    settings = sm.params.settings
     dataset = generate_demo_dataset(
         sm.wildcards.dataset,
         sm.output[0],
-        seed=sm.params.seed,
-        per_class=dict(sm.params.per_class),
-        image_size=sm.params.image_size,
+        seed=settings["seed"],
+        per_class=dict(settings["per_class"]),
+        image_size=settings["image_size"],
     )
     print(f"wrote {len(dataset.items)} images of {dataset.num_classes} classes to {sm.output[0]}")

@@ -1,8 +1,9 @@
 """Draw a seeded few-shot training set of a view and write its questions (rule sample_few_shot)."""
 
 from clsrl.datasets.canonical import load_dataset
-from clsrl.fewshot import few_shot_questions, view_classes
+from clsrl.fewshot import few_shot_questions
 from clsrl.questions import OptionSettings, write_questions
+from clsrl.views import View
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
@@ -14,7 +15,7 @@ with job_log(sm.log[0]):
         int(sm.wildcards.shots),
         seed,
         OptionSettings(**sm.params.options, seed=seed),
-        classes=view_classes(dataset.num_classes, sm.params.half),
+        classes=View(dataset.name, sm.params.half).classes(dataset.num_classes),
         allow_fewer=sm.params.allow_fewer,
     )
     write_questions(sm.output[0], questions)

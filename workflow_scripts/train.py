@@ -11,18 +11,17 @@ from clsrl.workflow import job_log, run_forwarding_signals
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
-    spec = dict(sm.params.spec)
-    training = sm.config["training"]  # runtime settings only: they never rerun a job
+    spec, runtime = dict(sm.params.spec), sm.params.runtime
     accelerate_config = (
-        Path(sm.scriptdir).parent / "envs/accelerate" / (training["multi_gpu_config"] + ".yaml")
+        Path(sm.scriptdir).parent / f"envs/accelerate/{runtime.multi_gpu_config}.yaml"
     )
     command = [
         *launch_command(spec["processes"], str(accelerate_config), sys.executable),
         *("-m", "clsrl.train", "--spec", json.dumps(spec), "--base-model", sm.params.base_model),
         *("--questions", sm.input.questions, "--dataset", sm.input.dataset),
         *("--output", sm.output[0], "--checkpoints", sm.params.checkpoints),
-        *("--save-steps", str(training["save_steps"])),
-        *(["--keep-checkpoints"] if training["keep_checkpoints"] else []),
+        *("--save-steps", str(runtime.save_steps)),
+        *(["--keep-checkpoints"] if runtime.keep_checkpoints else []),
     ]
     print(" ".join(command), flush=True)
     threads = max(1, sm.threads // spec["processes"])  # per process, as the job reserved

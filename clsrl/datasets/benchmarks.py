@@ -42,6 +42,7 @@ class Source:
     """One file the workflow downloads for a dataset, and where it goes in the CoOp folder."""
 
     id: str  # "<Dataset>-<part>": the download job's name
+    dataset: str  # the benchmark it belongs to
     url: str  # https://... or gdrive:<file id>
     filename: str  # name in the download cache
     checksum: str | None = None  # "sha256:HEX" / "md5:HEX" from public material; None = unknown
@@ -93,7 +94,7 @@ class Benchmark:
 
 def _source(dataset: str, entry: dict) -> Source:
     entry = dict(entry)
-    return Source(id=f"{dataset}-{entry.pop('part')}", **entry)
+    return Source(id=f"{dataset}-{entry.pop('part')}", dataset=dataset, **entry)
 
 
 def _benchmark(name: str, entry: dict) -> Benchmark:

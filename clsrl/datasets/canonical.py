@@ -14,7 +14,8 @@ A dataset folder holds three files, and its images anywhere below it (usually `i
   "source", "format_version": 1}`; extra keys are allowed (e.g. `skipped_images`).
 
 `load_dataset` validates all of it and raises `DatasetFormatError` naming the offending file, line,
-class or image and saying how to fix it. `write_dataset` runs the same checks before writing.
+class or image and saying how to fix it. `write_dataset` runs the same checks before writing, with
+every listed image's existence (clsrl.datasets.checks holds the image and class checks).
 
 >>> import tempfile
 >>> from PIL import Image
@@ -34,15 +35,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
+from clsrl.datasets.checks import (
+    MAX_LISTED,
+    DatasetFormatError,
+    listed,
+    missing_images,
+    unreadable_images,
+)
 from clsrl.io import write_atomic, write_json
 
 CLASSNAMES_FILE = "classnames.txt"
@@ -52,23 +58,7 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("image", "label", "split")
 REQUIRED_METADATA = ("name", "question", "num_classes", "splits", "format_version")
-MAX_LISTED = 5  # offending rows / images named in one error message
-FOLDER_OF_PATH = r"(^|/)[^/]*$"  # what str.replace removes from a path to leave its folder
 CSV_HEADER_LINES = 1  # manifest line of item 0 is this + 1 (lines count from 1)
-# What PIL raises on a corrupt or truncated file; anything else is a real bug and propagates.
-CORRUPT_IMAGE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    struct.error,
-    Image.DecompressionBombError,
-)
-
-
-class DatasetFormatError(ValueError):
-    """A dataset folder (or the data given to `write_dataset`) breaks the canonical format."""
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: DataFrames have no single truth value
@@ -179,9 +169,10 @@ def _split_counts(frame: pd.DataFrame) -> dict[str, int]:
 def load_dataset(root: str | Path, *, check_images: bool = False) -> CanonicalDataset:
     """Read and validate a dataset folder.
 
-    Every listed image must exist (a cheap check: one directory listing per image folder).
-    `check_images=True` also decodes every image (slow on big datasets) to catch corrupt or
-    truncated files. Raises `DatasetFormatError` naming what is wrong and how to fix it.
+    The manifest, class names and dataset.json are checked against each other (cheap: the images
+    were checked when the dataset was written, clsrl.datasets.checks). `check_images=True` also
+    checks that every listed image exists and decodes (slow on big datasets). Raises
+    `DatasetFormatError` naming what is wrong and how to fix it.
     """
     root = Path(root)
     _check_files_present(root)
@@ -190,8 +181,8 @@ def load_dataset(root: str | Path, *, check_images: bool = False) -> CanonicalDa
     items = _read_manifest(root / MANIFEST_FILE)
     items = _check_items(items, len(classnames), origin=_lines_of(root / MANIFEST_FILE))
     _check_metadata_agrees(root, metadata, classnames, items)
-    _check_images_exist(root, items["image"], origin=str(root / MANIFEST_FILE))
     if check_images:
+        _check_images_exist(root, items["image"], origin=str(root / MANIFEST_FILE))
         _check_images_decode(root, items["image"])
     return CanonicalDataset(
         root, metadata["name"], metadata["question"], classnames, items, metadata
@@ -405,76 +396,23 @@ def _check_metadata_agrees(root: Path, metadata: dict, classnames, items) -> Non
 
 
 def _check_images_exist(root: Path, images: pd.Series, *, origin: str) -> None:
-    """Every listed image exists under root: one listing per folder, `exists` only for misses."""
-    missing = _missing_images(root, images.astype(str))
+    """Every listed image exists under root (one listing per folder)."""
+    missing = missing_images(root, list(images.astype(str)))
     if missing:
-        listed = ", ".join(missing[:MAX_LISTED])
-        more = f" and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
         raise DatasetFormatError(
-            f"{origin}: {len(missing)} listed image(s) missing under {root}: {listed}{more}; "
+            f"{origin}: {len(missing)} listed image(s) missing under {root}: {listed(missing)}; "
             "put the files there or drop their rows (and rebuild the dataset)"
         )
 
 
-def _missing_images(root: Path, images: pd.Series) -> list[str]:
-    """The listed images not found on disk, in manifest order.
-
-    Vectorized: list each image folder once and match the paths against the listings. Only
-    paths that match no listing although their folder exists (e.g. `a/./b.png`) are asked about
-    one by one.
-    """
-    folders = images.str.replace(FOLDER_OF_PATH, "", regex=True)
-    listed: list[str] = []
-    absent_folders = []
-    for folder in folders.unique():
-        names = _list_folder(root / folder)
-        if names is None:
-            absent_folders.append(folder)
-        else:
-            prefix = f"{folder}/" if folder else ""
-            listed.extend(prefix + name for name in names)
-    paths = pd.Index(images.to_numpy(dtype=object), dtype=object)
-    missing = ~paths.isin(listed)
-    unsure = np.flatnonzero(missing & ~folders.isin(absent_folders).to_numpy())
-    for position in unsure:
-        missing[position] = not (root / paths[position]).exists()
-    return list(paths[missing])
-
-
-def _list_folder(folder: Path) -> list[str] | None:
-    """The entries of a folder, or None if there is no such folder."""
-    try:
-        return os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
 def _check_images_decode(root: Path, images: pd.Series) -> None:
-    """Decode every image fully (PIL verify, then load) and name those that fail."""
-    broken = []
-    for image in images:
-        problem = _image_problem(root / image)
-        if problem is not None:
-            broken.append(f"{image} ({problem})")
+    """Decode every image fully and name those that fail."""
+    broken = unreadable_images(root, list(images.astype(str)))
     if broken:
-        listed = "; ".join(broken[:MAX_LISTED])
-        more = f" and {len(broken) - MAX_LISTED} more" if len(broken) > MAX_LISTED else ""
         raise DatasetFormatError(
-            f"{root}: {len(broken)} corrupt or truncated image(s): {listed}{more}; replace the "
+            f"{root}: {len(broken)} corrupt or truncated image(s): {listed(broken)}; replace the "
             "files or drop their rows (and rebuild the dataset)"
         )
-
-
-def _image_problem(path: Path) -> str | None:
-    """Why PIL cannot decode `path`, or None if it can."""
-    try:
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:  # verify() leaves the image unusable: reopen to decode
-            image.load()
-    except CORRUPT_IMAGE_ERRORS as error:
-        return f"{type(error).__name__}: {error}"
-    return None
 
 
 def main(argv: list[str] | None = None) -> None:

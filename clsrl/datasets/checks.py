@@ -1,8 +1,11 @@
-"""Class-level checks of a dataset being prepared: what no reward or metric could recover from.
+"""Every check of a dataset's images and classes, in one place.
 
-`check_classes` runs where a dataset is written from its source (clsrl.datasets.writer), so a bad
-dataset stops at preparation, before any split, training or evaluation job, naming the class and
-the fix:
+Where a dataset is written from its source (clsrl.datasets.writer) it is checked fully, once:
+every listed image exists (`missing_images`) and decodes (`unreadable_images`), and the classes
+make a dataset a classifier can learn (`check_classes`: at least 2, no two names equal but for
+case, every class with training and test images). A job that later loads the prepared dataset
+checks its manifest only (clsrl.datasets.canonical.load_dataset), unless asked for the full check.
+Each error names the file, line or class, and the fix:
 
 >>> rows = [{"label": 0, "split": "train"}, {"label": 0, "split": "test"}]
 >>> check_classes(["cat", "Cat"], rows, "my-pets")
@@ -13,27 +16,94 @@ clsrl.datasets.checks.DatasetCheckError: my-pets: classes 'cat' and 'Cat' differ
 
 from __future__ import annotations
 
+import os
+import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
 
-from clsrl.datasets.canonical import DatasetFormatError
+from PIL import Image
 
-MAX_LISTED = 5
+MAX_LISTED = 5  # names shown in one message; the rest are counted
+DECODE_CHUNK = 64  # images per thread-pool task
+# What PIL raises on a corrupt or truncated file; anything else is a real bug and propagates.
+CORRUPT_IMAGE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    struct.error,
+    Image.DecompressionBombError,
+)
+
+
+class DatasetFormatError(ValueError):
+    """A dataset folder (or the data given to write it) is wrong; the message names what."""
 
 
 class DatasetCheckError(DatasetFormatError):
-    """A dataset cannot be used as it is; the message names the class and the fix."""
+    """A dataset no classifier could learn as it is; the message names the class and the fix."""
 
 
-def listed(names: Iterable[str], limit: int = MAX_LISTED) -> str:
+class MissingImagesError(DatasetFormatError):
+    """Images listed in a split are not on disk."""
+
+
+class UnreadableImagesError(DatasetFormatError):
+    """Images that exist but cannot be decoded (corrupt or truncated)."""
+
+
+def listed(names: Iterable, limit: int = MAX_LISTED, quote: bool = False) -> str:
     """The first `limit` names, then how many more.
 
-    >>> listed(["a", "b", "c"], limit=2)
-    "'a', 'b' and 1 more"
+    >>> listed(["a", "b", "c"], limit=2), listed(["a"], quote=True)
+    ('a, b and 1 more', "'a'")
     """
     names = list(names)
-    shown = ", ".join(repr(name) for name in names[:limit])
+    shown = ", ".join(repr(name) if quote else str(name) for name in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def missing_images(root: Path, images: Sequence[str]) -> list[str]:
+    """The listed images (paths relative to `root`) not on disk, in order: one directory listing
+    per folder, and a file check only for a path no listing matches (e.g. `a/./b.png`)."""
+    by_folder: dict[str, set[str] | None] = {}
+    missing = []
+    for image in images:
+        path = PurePosixPath(image)
+        folder = str(path.parent)
+        if folder not in by_folder:
+            try:
+                by_folder[folder] = set(os.listdir(Path(root) / folder))
+            except (FileNotFoundError, NotADirectoryError):
+                by_folder[folder] = None
+        present = by_folder[folder]
+        if present is None or (path.name not in present and not (Path(root) / image).exists()):
+            missing.append(image)
+    return missing
+
+
+def unreadable_images(root: Path, images: Sequence[str], threads: int = 1) -> list[str]:
+    """The images PIL cannot fully decode, in order (`threads` decode at once: PIL releases
+    the GIL while decoding)."""
+    chunks = [images[i : i + DECODE_CHUNK] for i in range(0, len(images), DECODE_CHUNK)]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        found = pool.map(lambda chunk: [i for i in chunk if image_problem(Path(root) / i)], chunks)
+        return [image for chunk in found for image in chunk]
+
+
+def image_problem(path: Path) -> str | None:
+    """Why PIL cannot decode `path`, or None if it can."""
+    try:
+        with Image.open(path) as image:
+            image.verify()  # checksums and structure
+        with Image.open(path) as image:  # verify() leaves the image unusable: reopen to decode
+            image.load()
+    except CORRUPT_IMAGE_ERRORS as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def check_classes(classnames: Sequence[str], rows: Iterable[dict], name: str) -> None:
@@ -41,8 +111,9 @@ def check_classes(classnames: Sequence[str], rows: Iterable[dict], name: str) ->
     for case, and every class has training and test images (`rows`: label and split)."""
     if len(classnames) < 2:
         raise DatasetCheckError(
-            f"{name}: {len(classnames)} class ({listed(classnames)}); a classifier needs at least "
-            "2 classes: add the other classes' images (one folder or label per class)"
+            f"{name}: {len(classnames)} class ({listed(classnames, quote=True)}); a classifier "
+            "needs at least 2 classes: add the other classes' images (one folder or label per "
+            "class)"
         )
     first_of: dict[str, int] = {}
     for label, classname in enumerate(classnames):
@@ -68,6 +139,7 @@ def check_classes(classnames: Sequence[str], rows: Iterable[dict], name: str) ->
         empty = [c for label, c in enumerate(classnames) if not counts[(label, split)]]
         if empty:
             raise DatasetCheckError(
-                f"{name}: {len(empty)} class(es) have no {split} images: {listed(empty)}; every "
-                f"class is listed as an option, trained on and tested: {fix}"
+                f"{name}: {len(empty)} class(es) have no {split} images: "
+                f"{listed(empty, quote=True)}; every class is listed as an option, trained on and "
+                f"tested: {fix}"
             )

@@ -24,12 +24,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from clsrl.datasets.canonical import SPLITS, CanonicalDataset
+from clsrl.datasets.checks import listed
 from clsrl.datasets.convert import Converted, DatasetConversionError
 from clsrl.datasets.download import Log
-from clsrl.datasets.writer import IMAGES, write_prepared
+from clsrl.datasets.writer import IMAGES, ImageChecks, write_prepared
 
-DEFAULT_SPLIT_RATIO = {"train": 0.7, "val": 0.1, "test": 0.2}
-DEFAULT_SPLIT_SEED = 0
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 HF_SPLITS = {"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
 HF_IMAGE_DIGITS = 7  # images/<split>/<index:07d><suffix>
@@ -55,16 +54,9 @@ def ratio_split(items: Sequence, ratio: Mapping[str, float], seed_key: str) -> d
 
 
 def prepare_custom(
-    name: str,
-    spec: Mapping,
-    out_dir: str | Path,
-    *,
-    check_images: bool = True,
-    skip_unreadable: bool = False,
-    threads: int = 1,
-    log: Log = print,
+    name: str, spec: Mapping, out_dir: str | Path, checks: ImageChecks, log: Log = print
 ) -> CanonicalDataset:
-    """Convert the custom dataset `name` (its config entry `spec`) into `out_dir`."""
+    """Convert the custom dataset `name` (its validated config entry `spec`) into `out_dir`."""
     sources = [key for key in ("image_folder", "hf_dataset") if spec.get(key)]
     if len(sources) != 1:
         raise CustomDatasetError(
@@ -79,15 +71,13 @@ def prepare_custom(
         name=name,
         question=spec["question"],
         source=f"custom dataset from {sources[0]} {spec[sources[0]]}",
-        check_images=check_images,
-        skip_unreadable=skip_unreadable,
-        threads=threads,
+        checks=checks,
         log=log,
     )
 
 
 def _ratio(spec: Mapping, name: str) -> dict[str, float]:
-    ratio = {**DEFAULT_SPLIT_RATIO, **spec.get("split_ratio", {})}
+    ratio = dict(spec["split_ratio"])
     if sorted(ratio) != sorted(SPLITS) or abs(sum(ratio.values()) - 1) > 1e-6:
         raise CustomDatasetError(
             f"config key 'custom_datasets.{name}.split_ratio' is {ratio}; give train, val and "
@@ -105,8 +95,8 @@ def _apply_classnames(name: str, raw: list[str], given) -> list[str]:
         unknown = sorted(set(given) - set(raw))
         if unknown:
             raise CustomDatasetError(
-                f"{key} renames unknown class(es) {unknown}; the classes are {raw[:10]}"
-                f"{' ...' if len(raw) > 10 else ''}: fix the names"
+                f"{key} renames unknown class(es) {unknown}; the classes are "
+                f"{listed(raw, quote=True)}: fix the names"
             )
         return [given.get(class_name, class_name) for class_name in raw]
     if len(given) != len(raw):
@@ -140,7 +130,7 @@ def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conv
         ]
         log(f"{name}: splits from the folders {top}")
     else:
-        ratio, seed = _ratio(spec, name), spec.get("split_seed", DEFAULT_SPLIT_SEED)
+        ratio, seed = _ratio(spec, name), spec["split_seed"]
         classes = _class_images(root)
         raw = sorted(classes)
         rows = [
@@ -186,8 +176,7 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
     import datasets  # a heavy import, needed only by this reader
 
     source = spec["hf_dataset"]
-    image_column = spec.get("image_column", "image")
-    label_column = spec.get("label_column", "label")
+    image_column, label_column = spec["image_column"], spec["label_column"]
     loaded = (
         datasets.load_from_disk(source)
         if Path(source).expanduser().exists()
@@ -204,7 +193,7 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
             )
     raw, label_of = _hf_classes(name, spec, loaded, label_column)
     split_of = _hf_split_names(name, source, list(loaded))
-    ratio, seed = _ratio(spec, name), spec.get("split_seed", DEFAULT_SPLIT_SEED)
+    ratio, seed = _ratio(spec, name), spec["split_seed"]
     rows = []
     for split_name, split in loaded.items():
         split = split.cast_column(image_column, datasets.Image(decode=False))

@@ -25,23 +25,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
-import shutil
-import uuid
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from clsrl.datasets.canonical import SPLITS, CanonicalDataset, write_dataset
+from clsrl.io import folder_written_atomically
 
-DEFAULT_PER_CLASS = MappingProxyType({"train": 16, "val": 4, "test": 8})
-DEFAULT_IMAGE_SIZE = 56
-MIN_IMAGE_SIZE = 16  # smaller leaves no room for a recognizable shape or a few pattern periods
+REFERENCE_SIZE = 56  # the image side the drawing sizes below are given for; they scale with it
 LABEL_DIGITS = 3  # images/<split>/<label:03d>_<index:04d>.png
 INDEX_DIGITS = 4
 NOISE_SIGMA = 8.0  # per-pixel Gaussian noise, in 0-255 units
@@ -215,7 +210,7 @@ PATTERNS = (
 
 def draw_pattern(classname: str, size: int, rng: np.random.Generator) -> Image.Image:
     """A texture at a random period and phase, in two random contrasting colours."""
-    scale = size / DEFAULT_IMAGE_SIZE
+    scale = size / REFERENCE_SIZE
     low, high = (max(4, round(bound * scale)) for bound in PATTERN_PERIOD)
     period = int(rng.integers(low, max(high, low + 1)))
     dark, light = _dark_and_light(rng)
@@ -275,23 +270,25 @@ def generate_demo_dataset(
     out_dir: str | Path,
     *,
     seed: int = 0,
-    per_class: Mapping[str, int] = DEFAULT_PER_CLASS,
-    image_size: int = DEFAULT_IMAGE_SIZE,
+    per_class: Mapping[str, int] | None = None,
+    image_size: int | None = None,
 ) -> CanonicalDataset:
     """Draw a demo dataset and write it, in the canonical format, to `out_dir` (replaced).
 
-    `per_class` gives the images per class of each split (a split left out gets none). The
-    dataset is built in a hidden sibling folder and renamed to `out_dir` at the end, so a crash
-    never leaves half a dataset there (an old `out_dir` then stays as it was).
+    `per_class` gives the images per class of each split (a split left out gets none); it and
+    `image_size` default to the config schema's `demo_data` values. The dataset is built in a
+    hidden sibling folder and renamed to `out_dir` at the end, so a crash never leaves half a
+    dataset there (an old `out_dir` then stays as it was).
     """
+    from clsrl.config import schema_default  # the demo_data section's defaults
+
     spec = demo_spec(name)
-    counts = _checked_counts(per_class)
+    counts = _checked_counts(per_class or schema_default("demo_data.per_class"))
+    image_size = image_size or schema_default("demo_data.image_size")
     _check_settings(seed, image_size)
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex}.partial"
-    staging.mkdir()
-    try:
+    with folder_written_atomically(out_dir) as staging:
+        staging.mkdir()
         items = _draw_images(spec, staging, seed=seed, counts=counts, image_size=image_size)
         dataset = write_dataset(
             staging,
@@ -302,10 +299,6 @@ def generate_demo_dataset(
             source=SOURCE,
             extra={"seed": seed, "image_size": image_size, "per_class": counts},
         )
-        _replace_folder(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return dataclasses.replace(dataset, root=out_dir)
 
 
@@ -325,8 +318,8 @@ def _checked_counts(per_class: Mapping[str, int]) -> dict[str, int]:
 def _check_settings(seed: int, image_size: int) -> None:
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size must be an integer >= {MIN_IMAGE_SIZE}, got {image_size!r}")
+    if not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
 
 
 def _draw_images(
@@ -346,32 +339,13 @@ def _draw_images(
     return rows
 
 
-def _replace_folder(new: Path, target: Path) -> None:
-    """Rename `new` to `target`, replacing an existing `target` (restored if the rename fails)."""
-    if not target.exists() and not target.is_symlink():
-        os.replace(new, target)
-        return
-    if not target.is_dir() or target.is_symlink():
-        target.unlink()
-        os.replace(new, target)
-        return
-    old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except OSError:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate one demo dataset."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help=f"one of {', '.join(DEMO_DATASETS)}")
     parser.add_argument("out_dir", help="dataset folder to write (replaced if it exists)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images (default 0)")
-    parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="side, px")
+    parser.add_argument("--image-size", type=int, help="side, px (default: the config schema's)")
     args = parser.parse_args(argv)
     try:
         dataset = generate_demo_dataset(

@@ -17,7 +17,7 @@ from clsrl.datasets.benchmarks import BENCHMARKS, Benchmark, ManualFile
 from clsrl.datasets.canonical import CanonicalDataset
 from clsrl.datasets.convert import CONVERTERS, FGVC_SPLIT_FILE, DatasetConversionError
 from clsrl.datasets.download import Log
-from clsrl.datasets.writer import write_prepared
+from clsrl.datasets.writer import ImageChecks, write_prepared
 
 DOWNLOADED = "downloaded by the workflow (or part of a CoOp-layout local copy)"
 
@@ -59,14 +59,7 @@ def _present(path: Path) -> bool:
 
 
 def prepare_benchmark(
-    name: str,
-    out_dir: str | Path,
-    *,
-    coop_dir: str | Path,
-    check_images: bool = True,
-    skip_unreadable: bool = False,
-    threads: int = 1,
-    log: Log = print,
+    name: str, out_dir: str | Path, coop_dir: str | Path, checks: ImageChecks, log: Log = print
 ) -> CanonicalDataset:
     """Convert the benchmark's CoOp folder into the canonical folder `out_dir`."""
     benchmark = BENCHMARKS[name]
@@ -86,9 +79,7 @@ def prepare_benchmark(
         name=name,
         question=benchmark.question,
         source=f"{name} in CoOp's layout at {coop_dir} ({benchmark.converter})",
-        check_images=check_images,
-        skip_unreadable=skip_unreadable,
-        threads=threads,
+        checks=checks,
         log=log,
     )
 
@@ -103,14 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-unreadable", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    dataset = prepare_benchmark(
-        args.dataset,
-        args.out_dir,
-        coop_dir=args.coop_dir,
-        check_images=not args.no_check_images,
-        skip_unreadable=args.skip_unreadable,
-        threads=args.threads,
-    )
+    checks = ImageChecks(not args.no_check_images, args.skip_unreadable, args.threads)
+    dataset = prepare_benchmark(args.dataset, args.out_dir, args.coop_dir, checks)
     print(f"wrote {dataset.name}: splits {dataset.split_counts()}")
 
 

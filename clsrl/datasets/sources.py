@@ -60,11 +60,6 @@ def source_record(cache_dir: str | Path, source_id: str) -> str:
     return str(Path(cache_dir) / SOURCE_RECORDS / f"{source_id}.json")
 
 
-def dataset_of(source: Source) -> str:
-    """The dataset a source belongs to (its id is `<Dataset>-<part>`)."""
-    return source.id.rsplit("-", 1)[0]
-
-
 def recorded_sha256(path: Path) -> str | None:
     """The sha256 recorded beside a download on its first fetch, if any."""
     record = path.with_name(path.name + RECORD_SUFFIX)
@@ -100,7 +95,7 @@ def fetch_source(
         sha256 = download(
             source.url, file, checksum=expected, retries=retries, backoff_s=backoff_s, log=log
         ).sha256
-    target = coop_dir(cache_dir, dataset_of(source))
+    target = coop_dir(cache_dir, source.dataset)
     files = _place(source, file, target, log)  # an archive that does not unpack is not recorded
     if recorded_sha256(file) is None:
         _record_sha256(file, sha256)

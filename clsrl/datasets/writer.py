@@ -17,28 +17,33 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
-from PIL import Image
-
-from clsrl.datasets.canonical import CORRUPT_IMAGE_ERRORS, CanonicalDataset, write_dataset
-from clsrl.datasets.checks import check_classes
+from clsrl.datasets.canonical import CanonicalDataset, write_dataset
+from clsrl.datasets.checks import (
+    MAX_LISTED,
+    MissingImagesError,
+    UnreadableImagesError,
+    check_classes,
+    listed,
+    missing_images,
+    unreadable_images,
+)
 from clsrl.datasets.convert import Converted
 from clsrl.datasets.download import Log
 
 IMAGES = "images"
-MAX_LISTED = 5
-DECODE_CHUNK = 64  # images per thread-pool task
 
 
-class MissingImagesError(FileNotFoundError):
-    """Images listed in a split are not on disk."""
+@dataclass(frozen=True)
+class ImageChecks:
+    """How preparing a dataset checks its images: decode each (`data.check_images`), leave the
+    unreadable ones out instead of stopping (`data.skip_unreadable_images`), in `threads`."""
 
-
-class UnreadableImagesError(ValueError):
-    """Images that exist but cannot be decoded (corrupt or truncated)."""
+    decode: bool
+    skip_unreadable: bool
+    threads: int
 
 
 def write_prepared(
@@ -48,29 +53,33 @@ def write_prepared(
     name: str,
     question: str,
     source: str,
-    check_images: bool = True,
-    skip_unreadable: bool = False,
-    threads: int = 1,
+    checks: ImageChecks,
     log: Log = print,
 ) -> CanonicalDataset:
     """Check the images, link them and write the canonical dataset folder; return it."""
     out_dir = Path(out_dir)
     image_root = Path(converted.image_root).resolve()
-    _check_present(image_root, converted.rows, converted.listed_in)
+    missing = missing_images(image_root, [row["image"] for row in converted.rows])
+    if missing:
+        raise MissingImagesError(
+            f"{len(missing)} image(s) listed in {converted.listed_in} are missing under "
+            f"{image_root}: {listed(missing)}. The download or local copy is incomplete: unpack "
+            "the dataset's archive again (or delete the cache folder and rerun)"
+        )
     rows, skipped = converted.rows, []
-    if check_images:
-        log(f"{name}: decoding {len(rows)} images to find corrupt ones ({threads} threads)")
-        broken = _unreadable(image_root, [row["image"] for row in rows], threads)
-        if broken and not skip_unreadable:
+    if checks.decode:
+        log(f"{name}: decoding {len(rows)} images to find corrupt ones ({checks.threads} threads)")
+        broken = set(unreadable_images(image_root, [row["image"] for row in rows], checks.threads))
+        if broken and not checks.skip_unreadable:
             raise UnreadableImagesError(
                 f"{len(broken)} corrupt or truncated image(s) under {image_root}: "
-                f"{_listed(broken)}; replace the files (download the dataset again), or set "
+                f"{listed(sorted(broken))}; replace the files (download the dataset again), or set "
                 "data.skip_unreadable_images: true to leave them out (the count is recorded)"
             )
         skipped = sorted(broken)
         rows = [row for row in rows if row["image"] not in broken]
         if skipped:
-            log(f"{name}: skipped {len(skipped)} unreadable image(s): {_listed(skipped)}")
+            log(f"{name}: skipped {len(skipped)} unreadable image(s): {listed(skipped)}")
     check_classes(converted.classnames, rows, name)
     _place_images(out_dir, image_root, [row["image"] for row in rows], log)
     items = [{**row, "image": f"{IMAGES}/{row['image']}"} for row in rows]
@@ -84,44 +93,6 @@ def write_prepared(
         source=source,
         extra=extra,
     )
-
-
-def _check_present(image_root: Path, rows: list[dict], listed_in: str) -> None:
-    """Every row's image exists: one directory listing per folder."""
-    by_folder = defaultdict(list)
-    for row in rows:
-        path = PurePosixPath(row["image"])
-        by_folder[str(path.parent)].append(path.name)
-    missing = []
-    for folder, names in by_folder.items():
-        try:
-            present = set(os.listdir(image_root / folder))
-        except (FileNotFoundError, NotADirectoryError):
-            present = set()
-        missing.extend(str(PurePosixPath(folder) / n) for n in names if n not in present)
-    if missing:
-        raise MissingImagesError(
-            f"{len(missing)} image(s) listed in {listed_in} are missing under {image_root}: "
-            f"{_listed(missing)}. The download or local copy is incomplete: unpack the "
-            "dataset's archive again (or delete the cache folder and rerun)"
-        )
-
-
-def _unreadable(image_root: Path, images: list[str], threads: int) -> set[str]:
-    """The images PIL cannot fully decode."""
-    chunks = [images[i : i + DECODE_CHUNK] for i in range(0, len(images), DECODE_CHUNK)]
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        results = pool.map(lambda chunk: [i for i in chunk if _broken(image_root / i)], chunks)
-        return {image for chunk in results for image in chunk}
-
-
-def _broken(path: Path) -> bool:
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except CORRUPT_IMAGE_ERRORS:
-        return True
-    return False
 
 
 def _place_images(out_dir: Path, image_root: Path, images: list[str], log: Log) -> None:
@@ -145,9 +116,3 @@ def _place_images(out_dir: Path, image_root: Path, images: list[str], log: Log) 
             copied += 1
     how = f"copied {copied} and hard-linked {len(images) - copied}" if copied else "hard-linked"
     log(f"{out_dir.name}: {how} images ({len(images)}) into {target}")
-
-
-def _listed(names: list[str] | set[str]) -> str:
-    names = sorted(names)
-    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
-    return ", ".join(names[:MAX_LISTED]) + more
