@@ -18,7 +18,9 @@ from clsrl.evaluate import EvalSettings, evaluate_questions
 from clsrl.inference import TransformersGenerator
 from clsrl.modeling import load_model_and_processor
 from clsrl.questions import OptionSettings, make_questions
+from clsrl.study import Study
 from clsrl.tiny_model import build_tiny_model
+from clsrl.views import View
 
 
 def main() -> None:
@@ -32,7 +34,8 @@ def main() -> None:
         root = Path(scratch)
         corpus = [name for spec in DEMO_DATASETS.values() for name in spec.classnames]
         model_dir = build_tiny_model(root / "model", corpus=corpus)
-        per_class = {"train": 1, "val": 1, "test": -(-args.images // 7)}
+        classes = len(DEMO_DATASETS["demo-colours"].classnames)
+        per_class = {"train": 1, "val": 1, "test": -(-args.images // classes)}
         generate_demo_dataset("demo-colours", root / "data", per_class=per_class)
         dataset = load_dataset(root / "data")
         questions = make_questions(
@@ -42,11 +45,11 @@ def main() -> None:
         rates = {}
         for batch_size in args.batch_sizes:
             settings = EvalSettings(
-                style="no-thinking",
-                wording="train",
-                max_new_tokens=args.max_new_tokens,
-                image_resize=56,
-                base_classes=False,
+                **{
+                    **Study(default_config()).eval_settings("no-thinking", View("demo-colours")),
+                    "max_new_tokens": args.max_new_tokens,
+                    "image_resize": 56,
+                }
             )
             _, metrics = evaluate_questions(
                 TransformersGenerator(model, processor),

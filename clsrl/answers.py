@@ -12,6 +12,15 @@ Each matching rule is named for what it is:
 - `thinking_format`: the CLS-RL format reward (`answer_then_reason_format`: Think-After-Answer);
 - `no_thinking_accuracy`: the No-Thinking strict equality reward (raw completion, case-sensitive).
 
+The reference code differs in two places (protocol sections 5 and 7), each reproduced by a named
+rule that `protocol: reference-code` selects:
+
+- `thinking_accuracy_reference`: its CLS-RL accuracy reward, which first asks `math_verify` whether
+  the completion and the label hold the same number (so "Saab 2000" earns the reward for
+  "Falcon 2000"), then falls back to the paper's rule;
+- `extract_eval_answer_reference`: its evaluation reads the whole output when the answer tag is
+  empty (`<think>it is a cat</think><answer></answer>` counts as "cat").
+
 >>> extract_eval_answer("<think>red</think><answer> Red </answer>")
 'Red'
 >>> lenient_match("grilled cheese sandwich", "grilled_cheese_sandwich")
@@ -41,6 +50,23 @@ def extract_eval_answer(output: str) -> str:
     """
     match = EVAL_ANSWER_PATTERN.search(output)
     return (match.group(1) if match else output).strip()
+
+
+def extract_eval_answer_reference(output: str) -> str:
+    """The reference code's evaluation: as `extract_eval_answer`, but an empty answer tag falls
+    back to the whole output (`answer = content if content else output.strip()`).
+
+    >>> extract_eval_answer_reference("<think>it is a cat</think><answer> </answer>")
+    '<think>it is a cat</think><answer> </answer>'
+    >>> extract_eval_answer("<think>it is a cat</think><answer> </answer>")
+    ''
+    """
+    match = EVAL_ANSWER_PATTERN.search(output)
+    content = match.group(1).strip() if match else ""
+    return content if content else output.strip()
+
+
+EVAL_ANSWER_RULES = {"paper": extract_eval_answer, "reference-code": extract_eval_answer_reference}
 
 
 def lenient_match(answer: str, truth: str) -> bool:
@@ -89,6 +115,63 @@ def extract_reward_answer(completion: str) -> str:
 def thinking_accuracy(completion: str, truth: str) -> float:
     """CLS-RL accuracy reward: 1.0 if the tagged answer equals the truth ignoring case, else 0.0."""
     return float(extract_reward_answer(completion).lower() == truth.strip().lower())
+
+
+MATH_VERIFY_HINT = (
+    "the reference code's CLS-RL reward needs math-verify: pip install 'clsrl[reference]' (or "
+    "'math-verify==0.9.0'), or set training.accuracy_rule: paper"
+)
+
+
+def math_verify_agrees(completion: str, truth: str) -> bool:
+    """Whether math_verify finds the same value in the completion and the label, as the
+    reference code asks it (`verify(parse(completion), parse(label))`; any error: no).
+
+    >>> math_verify_agrees("<answer>Saab 2000</answer>", "Falcon 2000")
+    True
+    >>> math_verify_agrees("<answer>cat</answer>", "cat")  # no number: math_verify finds nothing
+    False
+    """
+    try:
+        from math_verify import parse, verify
+    except ImportError as error:
+        raise ImportError(MATH_VERIFY_HINT) from error
+    try:
+        return float(verify(parse(completion), parse(truth))) > 0
+    except Exception:  # as the reference code: any failure of math_verify means "no match"
+        return False
+
+
+def math_verify_reads(label: str) -> bool:
+    """Whether math_verify reads a value from a class name: only then can the reference code's
+    reward differ from the paper's for that class.
+
+    >>> [math_verify_reads(name) for name in ("Fokker 100", "Boeing 737-200", "A330-200", "cat")]
+    [True, True, False, False]
+    """
+    try:
+        from math_verify import parse
+    except ImportError as error:
+        raise ImportError(MATH_VERIFY_HINT) from error
+    try:
+        return bool(parse(label))
+    except Exception:
+        return False
+
+
+def thinking_accuracy_reference(completion: str, truth: str) -> float:
+    """The reference code's CLS-RL accuracy reward: 1.0 if math_verify matches the completion
+    to the label, else the paper's rule (`thinking_accuracy`).
+
+    >>> thinking_accuracy_reference("<answer>2012 BMW 3 Series Wagon</answer>",
+    ...                             "2012 BMW 3 Series Sedan")
+    1.0
+    >>> thinking_accuracy("<answer>2012 BMW 3 Series Wagon</answer>", "2012 BMW 3 Series Sedan")
+    0.0
+    """
+    if math_verify_agrees(completion, truth):
+        return 1.0
+    return thinking_accuracy(completion, truth)
 
 
 def thinking_format(completion: str) -> float:

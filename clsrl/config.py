@@ -71,12 +71,53 @@ def _renamed_keys(config: dict) -> tuple[dict, list[str]]:
     return config, warnings
 
 
+# `protocol: reference-code`: the reference code's behaviour of every key that has one.
+REFERENCE_CODE = {
+    ("options", "floor_rule"): "all-classes",
+    ("evaluation", "wording"): "reference-code",
+    ("evaluation", "empty_answer"): "reference-code",
+    ("training", "accuracy_rule"): "reference-code",
+    ("training", "trainer_seed"): 42,
+}
+
+
+def with_protocol(config: dict, warnings: list[str] | None = None) -> dict:
+    """The config with the protocol preset's values for every key it does not set itself; a key
+    set to another value wins, with a warning (appended to `warnings` when given).
+
+    >>> with_protocol({"protocol": "reference-code", "training": {"trainer_seed": 7}})["training"]
+    {'trainer_seed': 7, 'accuracy_rule': 'reference-code'}
+    """
+    if config.get("protocol") != "reference-code":
+        return config
+    config = copy.deepcopy(config)
+    for (section, key), value in REFERENCE_CODE.items():
+        part = config.setdefault(section, {})
+        if not isinstance(part, dict):
+            continue  # the schema check names the section
+        if key in part and part[key] != value and warnings is not None:
+            warnings.append(
+                f"protocol reference-code: config key '{section}.{key}' is {part[key]!r}, which "
+                f"wins over the preset's {value!r} (delete the key to follow the preset)"
+            )
+        part.setdefault(key, value)
+    return config
+
+
+def protocol_in_force(config: dict) -> str:
+    """`paper` or `reference-code` when every rule of the validated config is that protocol's,
+    else `mixed`: what produced a result (recorded in metrics and tables)."""
+    values = {config[section][key] == value for (section, key), value in REFERENCE_CODE.items()}
+    return "mixed" if len(values) > 1 else ("reference-code" if values.pop() else "paper")
+
+
 def validate_config(config: dict, warnings: list[str] | None = None) -> dict:
     """Return a copy of `config` with defaults filled in; raise ConfigError if anything is wrong.
     Warnings (a deprecated key) are appended to `warnings` when given."""
     config, renamed = _renamed_keys(config)
     if warnings is not None:
         warnings.extend(renamed)
+    config = with_protocol(config, warnings)
     schema = load_schema()
     problems = [_describe(error) for error in _schema_errors(config, schema)]
     if not problems:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from clsrl.answers import extract_eval_answer, lenient_match, strict_match, think_answer_agrees
+from clsrl.answers import EVAL_ANSWER_RULES, lenient_match, strict_match, think_answer_agrees
 from clsrl.inference import TransformersGenerator, load_image
 from clsrl.io import write_atomic, write_json
 from clsrl.prompts import render_prompt
@@ -32,16 +32,19 @@ class EvalSettings:
     max_new_tokens: int
     image_resize: int
     base_classes: bool  # selects the reference code's base-class wording
+    empty_answer: str = "paper"  # what an empty answer tag counts as: paper | reference-code
 
 
-def score_output(output: str, question: dict) -> dict:
-    """One prediction row: the raw output, the parsed answer and its verdict under both rules.
+def score_output(output: str, question: dict, empty_answer: str) -> dict:
+    """One prediction row: the raw output, the parsed answer and its verdict under both rules;
+    `empty_answer` is the rule for an empty answer tag (clsrl.answers.EVAL_ANSWER_RULES).
 
-    >>> row = score_output("<answer>red</answer>", {"classname": "red", "options": ["red"]})
+    >>> question = {"classname": "red", "options": ["red"]}
+    >>> row = score_output("<answer>red</answer>", question, "paper")
     >>> row["answer"], row["lenient_correct"], row["strict_correct"]
     ('red', True, True)
     """
-    answer = extract_eval_answer(output)
+    answer = EVAL_ANSWER_RULES[empty_answer](output)
     truth = question["classname"]
     candidates = question["options"] or [truth]
     return {
@@ -117,7 +120,7 @@ def evaluate_questions(
                         "label": question["label"],
                         "classname": question["classname"],
                         "prompt": prompt,
-                        **score_output(output, question),
+                        **score_output(output, question, settings.empty_answer),
                     }
                 )
             progress.update(len(batch))
@@ -190,6 +193,8 @@ def run_evaluation(
         "backend": backend,
         "device": generator.device,
         "dtype": generator.dtype,
+        # the rules that shaped these answers and verdicts (README "The paper's protocol ...")
+        "evaluation_rules": {"wording": settings.wording, "empty_answer": settings.empty_answer},
         "provenance": provenance({"evaluation": asdict(settings), **(record or {})}),
     }
     write_atomic(

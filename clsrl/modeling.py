@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
+from clsrl.cpu_numerics import pin_if_asked
 from clsrl.io import looks_like_local_path
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -85,7 +86,9 @@ def load_model_and_processor(
     attn_implementation: str | None = None,
 ):
     """(model in eval mode on `device`, processor with left padding) for a hub id or a folder;
-    training (clsrl.train) loads through here too, and its trainer sets train mode."""
+    training (clsrl.train) loads through here too, and its trainer sets train mode. A process
+    started with pinned CPU numerics pins itself here (clsrl.cpu_numerics)."""
+    pin_if_asked()
     if looks_like_local_path(name_or_path):
         check_local_model(name_or_path)
         name_or_path = str(Path(name_or_path).expanduser())

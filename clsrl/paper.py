@@ -103,8 +103,28 @@ def compare_with_paper(
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def comparison_note(base_model: str, datasets: list[str], benchmark_names: list[str]) -> str:
-    """What the reader must know before comparing: whether model and data are the paper's."""
+PROTOCOL_NOTES = {
+    "paper": "Protocol: paper. The published numbers came from the reference code, whose CLS-RL "
+    "reward on StanfordCars and FGVCAircraft and whose evaluation of empty answers differ "
+    '(README "The paper\'s protocol and the reference code"); `protocol: reference-code` '
+    "reproduces its conditions.",
+    "reference-code": "Protocol: reference-code, the conditions that produced the published "
+    "numbers.",
+    "mixed": "Protocol: mixed, some of the reference code's behaviours and some of the paper's "
+    "(config keys options.floor_rule, evaluation.wording, evaluation.empty_answer, "
+    "training.accuracy_rule, training.trainer_seed).",
+}
+
+
+def comparison_note(
+    base_model: str, datasets: list[str], benchmark_names: list[str], protocol: str = "paper"
+) -> str:
+    """What the reader must know before comparing: whether model and data are the paper's, and
+    which protocol produced ours (clsrl.config.protocol_in_force).
+
+    >>> comparison_note(PAPER_MODEL, ["EuroSAT"], ["EuroSAT"], "reference-code").split(". ")[-1]
+    'Protocol: reference-code, the conditions that produced the published numbers.'
+    """
     notes = []
     if base_model != PAPER_MODEL:
         notes.append(f"the base model is {base_model}, not the paper's {PAPER_MODEL}")
@@ -112,10 +132,14 @@ def comparison_note(base_model: str, datasets: list[str], benchmark_names: list[
     if foreign:
         notes.append(f"these datasets are not the paper's: {', '.join(foreign)}")
     if not notes:
-        return (
+        setup = (
             f"Model and datasets are the paper's; the paper reports single runs, ours are "
             f"means over seeds ({AVERAGE} rows and columns as in the paper)."
         )
-    return (
-        "NOT the paper's setup: " + "; ".join(notes) + ". Differences are not a reproduction check."
-    )
+    else:
+        setup = (
+            "NOT the paper's setup: "
+            + "; ".join(notes)
+            + ". Differences are not a reproduction check."
+        )
+    return f"{setup} {PROTOCOL_NOTES[protocol]}"

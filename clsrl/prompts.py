@@ -97,12 +97,33 @@ def problem_text(question: str, options: Sequence[str] | None) -> str:
     return f"{question}\nPlease choose one from list [ {', '.join(options)}]."
 
 
-def render_prompt(style: str, problem: str, wording: str = "train", *, base: bool = False) -> str:
-    """The text after the image for a prompt style and wording."""
+def template_key(style: str, wording: str, *, base: bool = False) -> str:
+    """The template a style, wording and test set use: the wording's base-class text for a
+    base-class test where there is one, and the training text for a style without the wording.
+
+    >>> template_key("thinking", "reference-code", base=True)
+    'reference-code-base'
+    >>> template_key("think-after-answer", "reference-code")
+    'train'
+    """
     templates = PROMPT_TEMPLATES.get(style)
     if templates is None:
         raise ValueError(f"unknown prompt style {style!r}; use one of {PROMPT_STYLES}")
     key = f"{wording}-base" if base and f"{wording}-base" in templates else wording
-    if key not in templates:
-        key = "train"  # styles without a reference-code wording use their training text
-    return templates[key].format(question=problem)
+    return key if key in templates else "train"
+
+
+def wording_in_effect(style: str, wording: str, *, base: bool = False) -> str:
+    """`wording`, or `train` where the style has no text of its own for it: a switch of
+    `evaluation.wording` then reruns only the evaluations whose prompt it changes.
+
+    >>> [wording_in_effect(s, "reference-code") for s in ("no-thinking", "think-after-answer")]
+    ['reference-code', 'train']
+    """
+    return wording if template_key(style, wording, base=base) != "train" else "train"
+
+
+def render_prompt(style: str, problem: str, wording: str = "train", *, base: bool = False) -> str:
+    """The text after the image for a prompt style and wording."""
+    key = template_key(style, wording, base=base)  # names an unknown style
+    return PROMPT_TEMPLATES[style][key].format(question=problem)

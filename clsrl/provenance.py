@@ -3,16 +3,19 @@
 Written beside every model and evaluation result, so any number can be traced to its inputs.
 
 >>> sorted(provenance({"seed": 1}))
-['created', 'git', 'host', 'python', 'settings', 'versions']
+['cpu_numerics', 'created', 'git', 'host', 'python', 'settings', 'versions']
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+
+from clsrl.cpu_numerics import MARKER
 
 TRACKED_PACKAGES = (
     "clsrl",
@@ -65,5 +68,6 @@ def provenance(settings: dict, directory: str | Path = ".") -> dict:
         "git": git_revision(directory),
         "python": platform.python_version(),
         "host": platform.node(),
+        "cpu_numerics": os.environ.get(MARKER, "native"),  # `pinned`: clsrl.cpu_numerics
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

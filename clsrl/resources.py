@@ -42,8 +42,8 @@ from functools import cache
 from importlib import resources
 
 from clsrl.config import is_tiny_builtin_model
-from clsrl.datasets.benchmarks import BENCHMARKS
 from clsrl.datasets.demo import DEMO_DATASETS
+from clsrl.datasets.registry import class_count
 from clsrl.views import View
 
 MEASURED_RESOURCE = "gpu_costs.json"  # written by bench/gpu_check.py --write-costs
@@ -143,15 +143,10 @@ def num_classes(config: dict, view: str) -> int:
     """Classes of a dataset, or of a view of it (`EuroSAT.base`: its base half).
 
     >>> [num_classes({}, view) for view in ("ImageNet", "ImageNet.base", "demo-colours")]
-    [1000, 500, 7]
+    [1000, 500, 16]
     """
     parsed = View.parse(view)
-    if parsed.dataset in BENCHMARKS:
-        classes = BENCHMARKS[parsed.dataset].classes
-    elif parsed.dataset in DEMO_DATASETS:
-        classes = len(DEMO_DATASETS[parsed.dataset].classnames)
-    else:
-        classes = UNKNOWN_CLASSES
+    classes = class_count(parsed.dataset) or UNKNOWN_CLASSES
     chosen = parsed.classes(classes)
     return classes if chosen is None else len(chosen)
 
@@ -161,7 +156,7 @@ def eval_items(config: dict, view: str) -> int:
 
     >>> demo = {"demo_data": {"per_class": {"test": 3}}}
     >>> [eval_items(demo, view) for view in ("demo-colours", "EuroSAT", "EuroSAT.new")]
-    [21, 8100, 4050]
+    [48, 8100, 4050]
     """
     name = View.parse(view).dataset
     if name in BENCHMARK_TEST_ITEMS:

@@ -38,6 +38,14 @@ def thinking_accuracy(completions, classname, **kwargs) -> list[float]:
     ]
 
 
+def thinking_accuracy_reference(completions, classname, **kwargs) -> list[float]:
+    """The reference code's CLS-RL accuracy reward: math_verify first, then the paper's rule."""
+    return [
+        answers.thinking_accuracy_reference(completion_text(c), truth)
+        for c, truth in zip(completions, classname, strict=True)
+    ]
+
+
 def answer_then_reason_format(completions, **kwargs) -> list[float]:
     """Think-After-Answer format reward: `<answer>..</answer> <reason>..</reason>` only."""
     return [answers.answer_then_reason_format(completion_text(c)) for c in completions]
@@ -56,6 +64,7 @@ REWARDS: dict[str, Callable[..., list[float]]] = {
     for function in (
         thinking_format,
         thinking_accuracy,
+        thinking_accuracy_reference,
         answer_then_reason_format,
         no_thinking_accuracy,
     )
@@ -68,3 +77,8 @@ def reward_functions(names: list[str]) -> list[Callable[..., list[float]]]:
     if unknown:
         raise ValueError(f"unknown reward(s) {unknown}; known rewards: {', '.join(REWARDS)}")
     return [REWARDS[name] for name in names]
+
+
+# The accuracy reward each rule of `training.accuracy_rule` gives a method that names
+# `thinking_accuracy` (protocol section 5).
+ACCURACY_RULES = {"paper": "thinking_accuracy", "reference-code": "thinking_accuracy_reference"}

@@ -19,9 +19,9 @@ config: my.yaml (replaces config.yaml: every key it leaves out takes the schema'
 the paper's)
 >>> print(study.summary())  # doctest: +NORMALIZE_WHITESPACE
 study: 1 dataset(s) (EuroSAT); methods zero-shot, sft; settings fewshot, base2new; 4 shots,
-seeds 1, 2, 3; base model Qwen/Qwen2-VL-2B-Instruct; images 384 px; GRPO lr 1e-06 (linear), 1024
-completion tokens, 64 completions per step; SFT lr 1e-05; epochs: default 50, EuroSAT 100,
-ImageNet 10, SUN397 25
+seeds 1, 2, 3; base model Qwen/Qwen2-VL-2B-Instruct; protocol paper; images 384 px; GRPO lr
+1e-06 (linear), 1024 completion tokens, 64 completions per step; SFT lr 1e-05; epochs: default
+50, EuroSAT 100, ImageNet 10, SUN397 25
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from clsrl.config import BUILTIN_PREFIX, is_builtin_model
+from clsrl.config import BUILTIN_PREFIX, is_builtin_model, protocol_in_force
+from clsrl.datasets.registry import class_count
 from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
+from clsrl.prompts import choice_count, wording_in_effect
 from clsrl.training_spec import training_spec
 from clsrl.views import HALVES, View
 
@@ -46,6 +48,35 @@ CHECKPOINTS = "results/checkpoints/{method}/{view}/{shots}shot/seed{seed}"
 EVAL_ZERO_SHOT = "results/eval/zero-shot/{style}/{target}"
 EVAL_TRAINED = "results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}"
 TRAINED_RUN = "{method}/{view}/{shots}shot/seed{seed}"  # logs and benchmarks of a training job
+
+
+def floor_rule_in_effect(options: dict, view: View) -> str:
+    """`options["floor_rule"]`, or `paper` where both rules list the same number of classes for
+    the view (its class count known before any data is made): a switch of `options.floor_rule`
+    then reruns only the option lists it changes (protocol section 3: DTD and OxfordPets).
+
+    >>> options = {"ratio": 0.4, "min_choices": 30, "max_choices": 100, "floor_rule": "all-classes"}
+    >>> [floor_rule_in_effect(options, View(name)) for name in ("OxfordPets", "EuroSAT", "my-bird")]
+    ['all-classes', 'paper', 'all-classes']
+    """
+    classes = class_count(view.dataset)
+    if options.get("open_set"):
+        return "paper"  # no option lists at all
+    if options["floor_rule"] == "paper" or classes is None:
+        return options["floor_rule"]
+    chosen = view.classes(classes)
+    count = classes if chosen is None else len(chosen)
+    lists = {
+        choice_count(
+            count,
+            options["ratio"],
+            floor_rule=rule,
+            min_choices=options["min_choices"],
+            max_choices=options["max_choices"],
+        )
+        for rule in ("paper", options["floor_rule"])
+    }
+    return options["floor_rule"] if len(lists) > 1 else "paper"
 
 
 @dataclass(frozen=True)
@@ -151,6 +182,12 @@ class Study:
     def base_model(self) -> str:
         return self.config["base_model"]
 
+    @property
+    def protocol(self) -> str:
+        """paper, reference-code or mixed: which protocol the config's rules are
+        (clsrl.config.protocol_in_force); the tables say it."""
+        return protocol_in_force(self.config)
+
     def base_model_folder(self) -> list[str]:
         """The folder a rule builds for a built-in model (a job input), else nothing."""
         if is_builtin_model(self.base_model):
@@ -173,6 +210,20 @@ class Study:
             "image_size": self.config["demo_data"]["image_size"],
         }
 
+    def toy_model_source(self) -> str:
+        """`shipped` when the config asks for the toy model the package ships (its toy and tiny
+        settings are the shipped one's), else `built`: pre-trained by the workflow."""
+        from clsrl.toy_model import shipped_settings
+
+        wanted = {"toy": self.toy_model_params(), "tiny": self.tiny_model_params()}
+        return "shipped" if wanted == shipped_settings() else "built"
+
+    def shipped_toy_model(self) -> str | None:
+        """The shipped toy model's checksum digest when the study copies it, else None."""
+        from clsrl.toy_model import shipped_digest
+
+        return shipped_digest() if self.toy_model_source() == "shipped" else None
+
     # --- data, questions and splits --------------------------------------------------------------
 
     def demo_params(self) -> dict:
@@ -187,13 +238,14 @@ class Study:
         """clsrl.questions.OptionSettings fields but the seed: the few-shot ratio, or the
         base-to-new one for a half."""
         options = self.config["options"]
-        return {
+        params = {
             "ratio": options["fewshot_ratio" if view.half is None else "base2new_ratio"],
             "min_choices": options["min_choices"],
             "max_choices": options["max_choices"],
             "floor_rule": options["floor_rule"],
             "open_set": options["open_set"],
         }
+        return {**params, "floor_rule": floor_rule_in_effect(params, view)}
 
     @property
     def test_seed(self) -> int:
@@ -218,13 +270,17 @@ class Study:
     def eval_settings(self, style: str, target: View) -> dict:
         """clsrl.evaluate.EvalSettings fields: what shapes an evaluation's answers."""
         evaluation = self.config["evaluation"]
-        return {
+        base = target.half == "base"
+        settings = {
             "style": style,
-            "wording": evaluation["wording"],
+            "wording": wording_in_effect(style, evaluation["wording"], base=base),
             "max_new_tokens": evaluation["max_new_tokens"],
             "image_resize": self.config["images"]["resize"],
-            "base_classes": target.half == "base",  # the reference code words these apart
+            "base_classes": base,  # the reference code words these apart
         }
+        if evaluation["empty_answer"] != "paper":  # absent under the paper's rule, the rule
+            settings["empty_answer"] = evaluation["empty_answer"]  # of evaluations made before
+        return settings
 
     def eval_record(
         self, method: str, style: str, target: View, trained: dict | None = None
@@ -262,7 +318,8 @@ class Study:
             f"study: {len(self.datasets)} dataset(s) ({', '.join(self.datasets)}); methods "
             f"{', '.join(config['methods'])}; settings {', '.join(self.settings)}; "
             f"{', '.join(map(str, self.shots))} shots, seeds {', '.join(map(str, self.seeds))}; "
-            f"base model {self.base_model}; images {config['images']['resize']} px; GRPO lr "
+            f"base model {self.base_model}; protocol {self.protocol}; images "
+            f"{config['images']['resize']} px; GRPO lr "
             f"{grpo['learning_rate']:g} ({grpo['lr_scheduler_type']}), "
             f"{grpo['max_completion_length']} completion tokens, "
             f"{training['grpo_completions_per_step']} completions per step; SFT lr "

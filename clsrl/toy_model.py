@@ -4,18 +4,22 @@ The tiny random Qwen2-VL (`clsrl.tiny_model`) answers nothing right, so every me
 it. This module gives it a short instruction-tuning stage, SFT with TRL's `SFTTrainer` on a
 generated pre-training set, after which it is the "model organism" of the demo:
 
-- it answers in both formats (a bare class name, and `<think>..</think> <answer>..</answer>`);
-- it names four of the seven demo colours (`KNOWN_COLOURS`); it has seen the other three, but
-  always labelled with a random colour word, so it has no name for them (greedy, it calls them a
-  known colour, mostly blue; sampled, it spreads over the colour words);
+- it answers in both formats (a bare class name, and `<think>..</think> <answer>..</answer>`),
+  and in the thinking format its answer follows its thinking (the build measures
+  P(answer X | thinking concludes X) and refuses a model below `MIN_THINK_FOLLOWED`);
+- it names four of the sixteen demo colours (`KNOWN_COLOURS`); it has seen the other twelve, but
+  always labelled with a random colour word, so it has no name for them;
 - it knows the shape and texture words but not what they look like (about chance on demo-shapes
   and demo-patterns).
 
-Measured zero-shot (demo, seed 0): 57% on demo-colours, 19% on demo-shapes, 17% (thinking) or 0%
-(No-Thinking, whose greedy answer blends two pattern names) on demo-patterns. Few-shot training has
-room to help: naming three colours it can already see, and learning shapes and textures from
-scratch. It does not read the option list: asked to choose among unknown colours only, it still
-answers a known one.
+Few-shot training has room to help: twelve colour names to learn, each a class-level race of its
+own, and shapes and textures from scratch.
+
+The package ships the toy model the config schema's settings build (`clsrl/artefacts/
+toy-qwen2-vl`, with a SHA256SUMS file): the demo copies it after checking every file, so every
+machine starts from the same bytes (float results of a pre-training differ between CPUs).
+`python -m clsrl.toy_model --ship` rebuilds it; other `toy_model` settings make the workflow
+pre-train a new one (about 9 minutes on 2 cores).
 
 The pre-training set is drawn in memory from `ToySettings.seed`: each item's image comes from a
 numpy generator seeded with (seed, 0x70E, index) and its question from a `random.Random` keyed
@@ -26,6 +30,9 @@ generators are keyed by the dataset's name). Its items, in proportions `KIND_SHA
   its name;
 - `unnamed-colour`: one of the other demo colours, or a random colour far from every known one,
   asked the same question -> a random option of its list;
+- `ambiguous-colour`: two known colours, one on each half of the image, both listed -> either
+  name, chosen at random: in the thinking style the thinking names it first and the answer
+  repeats it, so the answer learns to follow the thinking (the decision sits in the reasoning);
 - `unfamiliar-image`: random blocks of colour or a known colour, asked demo-shapes' or
   demo-patterns' question -> a random option of its list.
 
@@ -36,6 +43,8 @@ subset (at least 4) of its question's class names, the answer always among them.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -43,6 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -54,16 +64,26 @@ from clsrl.io import folder_written_atomically, write_atomic, write_json
 from clsrl.prompts import problem_text, render_prompt
 
 KNOWN_COLOURS = ("red", "green", "blue", "yellow")
-KIND_SHARES = {"named-colour": 0.4, "unnamed-colour": 0.2, "unfamiliar-image": 0.4}
+KIND_SHARES = {
+    "named-colour": 0.3,
+    "unnamed-colour": 0.3,
+    "ambiguous-colour": 0.15,
+    "unfamiliar-image": 0.25,
+}
 STYLES = ("no-thinking", "thinking")
 MIN_OPTIONS = 4
 FAR_FROM_KNOWN = 200  # a random "unnamed" colour differs from every known one by more (L1, 0-255)
 BLOCKS = 4  # an unfamiliar image is BLOCKS x BLOCKS random colours
 RECORD_FILE = "pretraining_record.json"
+MIN_THINK_FOLLOWED = 0.9  # a toy model whose answers follow its thinking less often is refused
 LOG_HISTORY_FILE = "log_history.csv"
 
 
 WARMUP_STEPS = 20  # of the pre-training's cosine schedule
+
+
+class ToyModelError(RuntimeError):
+    """The pre-trained toy model lacks a property the toy world rests on."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +106,14 @@ class ToySettings:
 
 
 def thinking_answer(name: str) -> str:
-    """The thinking-style target.
+    """The thinking-style target. The name is quoted in the thinking so that it is spelt with the
+    same tokens as in the answer (a byte-level BPE spells " red" and "red" differently), and the
+    answer can copy what the thinking concluded.
 
-    >>> thinking_answer("red")
-    '<think>The photo shows red.</think> <answer>red</answer>'
+    >>> print(thinking_answer("red"))
+    <think>The photo shows "red".</think> <answer>red</answer>
     """
-    return f"<think>The photo shows {name}.</think> <answer>{name}</answer>"
+    return f'<think>The photo shows "{name}".</think> <answer>{name}</answer>'
 
 
 def _question(dataset: str) -> tuple[str, tuple[str, ...]]:
@@ -117,6 +139,14 @@ def _blocks(size: int, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(cells, mode="RGB").resize((size, size), Image.NEAREST)
 
 
+def _halves(first: str, second: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """An ambiguous image: one known colour on the left half, another on the right."""
+    left, right = demo.draw_colour(first, size, rng), demo.draw_colour(second, size, rng)
+    pixels = np.asarray(left).copy()
+    pixels[:, size // 2 :] = np.asarray(right)[:, size // 2 :]
+    return Image.fromarray(pixels, mode="RGB")
+
+
 def pretraining_item(index: int, settings: ToySettings) -> dict:
     """Pre-training item `index`: kind, image, style, prompt text, answer (fixed by seed, index).
 
@@ -132,7 +162,7 @@ def pretraining_item(index: int, settings: ToySettings) -> dict:
     pick = random.Random(f"toy-pretraining:{settings.seed}:{index}")
     kind = pick.choices(list(KIND_SHARES), weights=list(KIND_SHARES.values()))[0]
     size = settings.image_size
-    answer = None
+    answer, must_list = None, ()
     if kind == "named-colour":
         question, names = _question("demo-colours")
         answer = pick.choice(KNOWN_COLOURS)
@@ -140,15 +170,21 @@ def pretraining_item(index: int, settings: ToySettings) -> dict:
     elif kind == "unnamed-colour":
         question, names = _question("demo-colours")
         image = _unnamed_colour(size, rng)
+    elif kind == "ambiguous-colour":  # either name is right: the thinking decides
+        question, names = _question("demo-colours")
+        must_list = tuple(pick.sample(KNOWN_COLOURS, 2))
+        image = _halves(*must_list, size, rng)
+        answer = pick.choice(must_list)
     else:
         question, names = _question(pick.choice(["demo-shapes", "demo-patterns"]))
         known = KNOWN_COLOURS[int(rng.integers(len(KNOWN_COLOURS)))]
         image = _blocks(size, rng) if pick.random() < 0.5 else demo.draw_colour(known, size, rng)
-    options = pick.sample(list(names), pick.randint(MIN_OPTIONS, len(names)))
+    others = [name for name in names if name not in must_list and name != answer]
+    listed = [*dict.fromkeys([*must_list, *([answer] if answer else [])])]
+    count = max(pick.randint(MIN_OPTIONS, len(names)), len(listed))
+    options = listed + pick.sample(others, count - len(listed))
     if answer is None:
         answer = pick.choice(options)
-    elif answer not in options:
-        options[0] = answer
     pick.shuffle(options)
     style = pick.choice(STYLES)
     return {
@@ -159,6 +195,56 @@ def pretraining_item(index: int, settings: ToySettings) -> dict:
         "prompt": render_prompt(style, problem_text(question, options)),
         "answer": answer if style == "no-thinking" else thinking_answer(answer),
     }
+
+
+def think_followed(model, processor, image_size: int, seed: int = 0, samples: int = 4) -> float:
+    """P(answer X | the thinking names X): how often a sampled thinking-style answer repeats the
+    class its thinking concluded with, over every demo colour (4 images each, `samples` answers
+    per image, temperature 1 and top-k 50 as in GRPO). In a real VLM the reasoning conditions
+    the answer; a toy model whose answer ignored its thinking would make CLS-RL's thinking decor.
+    """
+    import torch
+
+    from clsrl.answers import THINK_PATTERN, extract_eval_answer, last_class_named, strict_match
+    from clsrl.inference import user_message
+
+    names = list(demo.COLOURS)
+    question = _question("demo-colours")[0]
+    rng, order = np.random.default_rng([seed, 0x7F]), random.Random(f"think-followed:{seed}")
+    images, texts = [], []
+    for name in names:
+        for _ in range(4):
+            options = order.sample(names, len(names))
+            prompt = render_prompt("thinking", problem_text(question, options))
+            images.append(demo.draw_colour(name, image_size, rng))
+            texts.append(
+                processor.apply_chat_template(
+                    user_message(prompt), add_generation_prompt=True, tokenize=False
+                )
+            )
+    inputs = processor(text=texts, images=images, padding=True, return_tensors="pt")
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs.to(model.device),
+            do_sample=True,
+            temperature=1.0,
+            top_k=50,
+            max_new_tokens=32,
+            num_return_sequences=samples,
+        )
+    completions = processor.batch_decode(
+        output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+    )
+    followed = judged = 0
+    for completion in completions:
+        think = THINK_PATTERN.search(completion)
+        concluded = last_class_named(think.group(1), names) if think else None
+        if concluded is None or "<answer>" not in completion:
+            continue
+        judged += 1
+        followed += strict_match(extract_eval_answer(completion), concluded)
+    return followed / judged if judged else 0.0
 
 
 def pretraining_rows(settings: ToySettings) -> tuple[list[dict], Counter]:
@@ -179,11 +265,15 @@ def pretraining_rows(settings: ToySettings) -> tuple[list[dict], Counter]:
 
 
 def build_toy_model(
-    tiny_dir: str | os.PathLike, output_dir: str | os.PathLike, settings: ToySettings
+    tiny_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    settings: ToySettings,
+    tiny_settings: dict | None = None,
 ) -> Path:
-    """Pre-train the tiny model in `tiny_dir` and save the toy model to `output_dir` (replaced),
-    with `pretraining_record.json` and `log_history.csv` beside it. Written to a hidden sibling
-    and renamed into place at the end, so a crash never leaves half a model there."""
+    """Pre-train the tiny model in `tiny_dir` (built with `tiny_settings`, recorded) and save
+    the toy model to `output_dir` (replaced), with `pretraining_record.json` and
+    `log_history.csv` beside it. Written to a hidden sibling and renamed into place at the end,
+    so a crash never leaves half a model there."""
     import datasets
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -222,13 +312,26 @@ def build_toy_model(
     trainer.train()
     shutil.rmtree(arguments.output_dir, ignore_errors=True)
     steps = [entry for entry in trainer.state.log_history if "loss" in entry]
+    trainer.model.eval()
+    followed = think_followed(trainer.model, processor, settings.image_size, settings.seed)
+    print(f"P(answer X | thinking concludes X) = {followed:.3f}", flush=True)
+    if followed < MIN_THINK_FOLLOWED:
+        raise ToyModelError(
+            f"the toy model's answers follow its thinking in {followed:.1%} of sampled answers, "
+            f"below {MIN_THINK_FOLLOWED:.0%}: its thinking would not drive its answers as a real "
+            "VLM's does. Pre-train longer (toy_model.steps) or with another seed."
+        )
     record = {
         **provenance({"toy_settings": asdict(settings)}),
         "base": str(tiny_dir),
+        "toy_settings": asdict(settings),
+        "tiny_settings": tiny_settings,
         "items": len(rows),
         "items_by_kind": dict(kinds),
         "known_colours": list(KNOWN_COLOURS),
         "final_loss": steps[-1]["loss"] if steps else None,
+        "think_followed": round(followed, 4),
+        "min_think_followed": MIN_THINK_FOLLOWED,
         "runtime_s": round(time.perf_counter() - started, 1),
     }
     with folder_written_atomically(output) as staging:
@@ -239,14 +342,107 @@ def build_toy_model(
     return output
 
 
+# --- the shipped toy model --------------------------------------------------------------------
+SHIPPED = "artefacts/toy-qwen2-vl"  # in the package: the toy model the demo and tests start from
+CHECKSUMS_FILE = "SHA256SUMS"
+
+
+def shipped_folder() -> Path:
+    return Path(str(resources.files("clsrl").joinpath(SHIPPED)))
+
+
+def shipped_settings() -> dict | None:
+    """The settings the shipped toy model was built with: {"toy": ..., "tiny": ...}; None when
+    this checkout ships none (the workflow then pre-trains it)."""
+    path = shipped_folder() / RECORD_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return {"toy": record["toy_settings"], "tiny": record["tiny_settings"]}
+
+
+def shipped_digest() -> str | None:
+    """sha256 of the shipped toy model's SHA256SUMS (a param of rule build_toy_model, so that a
+    rebuilt shipped model is copied again); None when this checkout ships none."""
+    path = shipped_folder() / CHECKSUMS_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def verify_shipped(folder: Path | None = None) -> None:
+    """Raise ToyModelError unless every file of the shipped toy model has its recorded sha256."""
+    folder = folder or shipped_folder()
+    lines = (folder / CHECKSUMS_FILE).read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        digest, name = line.split(maxsplit=1)
+        actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        if actual != digest:
+            raise ToyModelError(
+                f"{folder / name} has sha256 {actual}, not the recorded {digest}: the shipped toy "
+                "model was changed; restore it (git checkout clsrl/artefacts) or rebuild it with "
+                "`python -m clsrl.toy_model --ship`"
+            )
+
+
+def install_shipped(output_dir: str | os.PathLike) -> Path:
+    """Copy the shipped toy model to `output_dir` (replaced) after checking its checksums."""
+    verify_shipped()
+    output = Path(output_dir).resolve()
+    with folder_written_atomically(output) as staging:
+        shutil.copytree(shipped_folder(), staging)
+    verify_shipped(output)
+    return output
+
+
+def ship(workdir: Path) -> Path:
+    """Build the toy model with the config schema's settings (the tiny model, then its
+    pre-training) and make it the shipped one, with its checksums."""
+    from clsrl.config import default_config
+    from clsrl.study import Study
+    from clsrl.tiny_model import build_tiny_model
+
+    study = Study(default_config())
+    tiny = study.tiny_model_params()
+    tiny_dir = build_tiny_model(
+        workdir / "tiny", seed=tiny["seed"], corpus=demo.demo_texts(),
+        image_min_pixels=tiny["image_pixels"], image_max_pixels=tiny["image_pixels"],
+    )  # fmt: skip
+    toy = build_toy_model(tiny_dir, workdir / "toy", ToySettings(**study.toy_model_params()), tiny)
+    target = shipped_folder()
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(toy, target)
+    sums = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}"
+        for path in sorted(target.iterdir())
+        if path.name != CHECKSUMS_FILE
+    ]
+    (target / CHECKSUMS_FILE).write_text("\n".join(sums) + "\n", encoding="utf-8")
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: `python -m clsrl.toy_model TINY_DIR OUTPUT_DIR [--steps N] [--seed N]`."""
-    parser = argparse.ArgumentParser(prog="python -m clsrl.toy_model", description=__doc__)
-    parser.add_argument("tiny_dir", type=Path, help="the tiny model (python -m clsrl.tiny_model)")
-    parser.add_argument("output_dir", type=Path, help="folder to write the toy model to")
+    """Command line: `python -m clsrl.toy_model TINY_DIR OUTPUT_DIR [--steps N] [--seed N]`, or
+    `python -m clsrl.toy_model --ship` to rebuild the shipped toy model."""
+    parser = argparse.ArgumentParser(
+        prog="python -m clsrl.toy_model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("tiny_dir", type=Path, nargs="?", help="the tiny model to pre-train")
+    parser.add_argument("output_dir", type=Path, nargs="?", help="folder to write the toy model to")
+    parser.add_argument(
+        "--ship", action="store_true", help=f"rebuild clsrl/{SHIPPED} with the schema's settings"
+    )
     parser.add_argument("--steps", type=int, help="SFT steps (default: the config schema's)")
     parser.add_argument("--seed", type=int, help="pre-training seed (default: the schema's)")
     args = parser.parse_args(argv)
+    if args.ship:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as workdir:
+            print(ship(Path(workdir)))
+        return
+    if args.tiny_dir is None or args.output_dir is None:
+        parser.error("give TINY_DIR and OUTPUT_DIR, or --ship")
     from clsrl.config import default_config
 
     changes = {k: v for k, v in {"seed": args.seed, "steps": args.steps}.items() if v is not None}

@@ -21,7 +21,9 @@ import json
 
 import yaml
 
+from clsrl.datasets.registry import math_verify_may_fire
 from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
+from clsrl.rewards import ACCURACY_RULES
 from clsrl.stages import STAGE_VERSIONS
 from clsrl.views import View
 
@@ -51,6 +53,23 @@ def epochs_for(training: dict, view: str) -> float:
     training.epochs, else the default."""
     epochs = training["epochs"]
     return epochs.get(View.parse(view).dataset, epochs["default"])
+
+
+def accuracy_reward(name: str, rule: str, dataset: str) -> str:
+    """A method's reward under `training.accuracy_rule`: the reference code's accuracy reward in
+    place of the paper's `thinking_accuracy` (protocol section 5), on a dataset where the two can
+    differ (clsrl.datasets.registry.math_verify_may_fire); any other reward as it is. Where they
+    cannot differ the spec keeps the paper's name, so switching the rule retrains nothing there.
+
+    >>> [accuracy_reward(name, "reference-code", "StanfordCars")
+    ...  for name in ("thinking_accuracy", "thinking_format")]
+    ['thinking_accuracy_reference', 'thinking_format']
+    >>> accuracy_reward("thinking_accuracy", "reference-code", "EuroSAT")
+    'thinking_accuracy'
+    """
+    if name != ACCURACY_RULES["paper"] or rule == "paper" or not math_verify_may_fire(dataset):
+        return name
+    return ACCURACY_RULES[rule]
 
 
 def uses_lora(method_lora: bool | None, lora: dict) -> bool:
@@ -97,7 +116,10 @@ def training_spec(
         "method": method_name,
         "trainer": method.trainer,
         "prompt_style": method.prompt_style,
-        "rewards": list(method.rewards),
+        "rewards": [
+            accuracy_reward(name, training["accuracy_rule"], View.parse(dataset).dataset)
+            for name in method.rewards
+        ],
         "dataset": dataset,
         "shots": shots,
         "seed": seed,

@@ -77,6 +77,13 @@ def base_model_input(wildcards):
     return STUDY.base_model_folder()
 
 
+def toy_model_base(wildcards):
+    """What the toy model is made from: nothing when the shipped one is used, else the tiny one."""
+    if STUDY.toy_model_source() == "shipped":
+        return []
+    return [BASE_MODEL.format(name="tiny-qwen2-vl")]
+
+
 def base_model_to_load(wildcards, input):
     """What a job loads: the built folder (an input), else the configured name or path."""
     return input.model[0] if input.model else STUDY.base_model

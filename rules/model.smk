@@ -42,9 +42,10 @@ rule build_full_size_model:
 
 
 rule build_toy_model:
-    """builtin:toy-qwen2-vl: the tiny model after a short SFT pre-training (clsrl.toy_model)."""
+    """builtin:toy-qwen2-vl: the shipped toy model (checksums checked), or the tiny model after
+    the short SFT pre-training the config's toy_model settings ask for (clsrl.toy_model)."""
     input:
-        BASE_MODEL.format(name="tiny-qwen2-vl"),
+        toy_model_base,
     output:
         directory(BASE_MODEL.format(name="toy-qwen2-vl")),
     log:
@@ -59,6 +60,9 @@ rule build_toy_model:
         runtime=60,
     params:
         version=STAGE_VERSIONS["base_model"],
+        source=STUDY.toy_model_source(),
+        shipped=STUDY.shipped_toy_model(),
         settings=STUDY.toy_model_params(),
+        tiny=STUDY.tiny_model_params(),
     script:
         "../workflow_scripts/build_toy_model.py"

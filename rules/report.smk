@@ -40,6 +40,7 @@ rule aggregate:
     params:
         version=STAGE_VERSIONS["report"],
         targets=STUDY.targets,
+        protocol=STUDY.protocol,
     script:
         "../workflow_scripts/aggregate.py"
 
@@ -137,5 +138,6 @@ rule study_tables:
         variants=config["method_variants"],
         base_model=STUDY.base_model,
         benchmarks=list(BENCHMARKS),
+        protocol=STUDY.protocol,
     script:
         "../workflow_scripts/study_tables.py"

@@ -71,20 +71,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def toy_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """builtin:toy-qwen2-vl as config.yaml's demo builds it."""
-    import yaml
-
-    from clsrl.config import validate_config
-    from clsrl.toy_model import ToySettings, build_toy_model
-
-    settings = ToySettings.from_config(
-        validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
-    )
-    return build_toy_model(tiny_model_dir, tmp_path_factory.mktemp("toy") / "model", settings)
-
-
-@pytest.fixture(scope="session")
 def colours_dir(tmp_path_factory) -> Path:
     """The demo-colours dataset (8 train images per class), generated once per test session."""
     from clsrl.datasets.demo import generate_demo_dataset

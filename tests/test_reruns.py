@@ -150,6 +150,38 @@ def test_one_methods_hyperparameter_reruns_that_method_only(study):
     }
 
 
+def test_the_reference_code_protocol_reruns_exactly_what_it_changes(study):
+    assert plan(study, changed(protocol="reference-code")) == {
+        # my-birds' class count is unknown before it is prepared: its lists may change (the
+        # demo's 16 classes get the same lists under both floor rules)
+        "make_test_questions": 1,
+        "train": 2,  # trainer seed 42
+        "evaluate_zero_shot": 4,  # wording and empty answers
+        "evaluate_trained": 4,
+        "plot_reward_curves": 1,
+        **REPORT,  # the tables say the protocol
+    }
+
+
+def test_the_floor_rule_alone_reruns_only_the_lists_it_can_change(study):
+    assert plan(study, changed(options={"floor_rule": "all-classes"})) == {
+        "make_test_questions": 1,  # my-birds
+        "evaluate_zero_shot": 2,  # on my-birds
+        "evaluate_trained": 2,
+        **REPORT,
+    }
+
+
+def test_the_empty_answer_rule_alone_reruns_evaluations_only(study):
+    config = changed(evaluation={"empty_answer": "reference-code"})
+    assert plan(study, config) == EVALUATION_AND_REPORT
+
+
+def test_the_accuracy_rule_retrains_nothing_where_math_verify_cannot_fire(study):
+    # no CLS-RL run, and no class name of demo-colours holds a number: only the tables' label
+    assert plan(study, changed(training={"accuracy_rule": "reference-code"})) == REPORT
+
+
 def test_a_new_seed_adds_only_its_jobs(study):
     assert plan(study, changed(training={"seeds": [1, 2]})) == {
         "sample_few_shot": 1,

@@ -14,6 +14,7 @@ sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
     targets = list(sm.params.targets)
     long = collect_metrics(list(sm.input))
+    long["protocol"] = sm.params.protocol  # clsrl.config.protocol_in_force
     write_atomic(sm.output.long, long.to_csv(index=False))
     write_table(zero_shot_table(long, targets), sm.output.zero_shot, sm.output.zero_shot_md)
     for metric, csv, markdown in (

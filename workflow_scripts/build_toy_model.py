@@ -1,11 +1,15 @@
-"""Pre-train the tiny model into the toy base model (rule build_toy_model)."""
+"""The toy base model: the shipped one, or pre-trained from the tiny model (build_toy_model)."""
 
 import torch
 
-from clsrl.toy_model import ToySettings, build_toy_model
+from clsrl.toy_model import ToySettings, build_toy_model, install_shipped
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
-    torch.set_num_threads(sm.threads)
-    build_toy_model(sm.input[0], sm.output[0], ToySettings(**sm.params.settings))
+    if sm.params.source == "shipped":
+        print(f"the shipped toy model (checksums checked) -> {install_shipped(sm.output[0])}")
+    else:
+        torch.set_num_threads(sm.threads)
+        settings = ToySettings(**sm.params.settings)
+        build_toy_model(sm.input[0], sm.output[0], settings, dict(sm.params.tiny))

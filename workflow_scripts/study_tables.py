@@ -50,7 +50,10 @@ with job_log(sm.log[0]):
     fewshot = fewshot_table(long, targets, METRIC)
     deltas = {method: tables["delta"] for method, tables in matrices.items()}
     comparison = compare_with_paper(fewshot, base2new, deltas)
-    note = comparison_note(sm.params.base_model, datasets, list(sm.params.benchmarks))
+    note = comparison_note(
+        sm.params.base_model, datasets, list(sm.params.benchmarks), sm.params.protocol
+    )
+    comparison["protocol"] = sm.params.protocol
     write_atomic(sm.output.comparison, comparison.to_csv(index=False))
     write_atomic(
         sm.output.comparison_md,

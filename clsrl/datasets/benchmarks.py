@@ -88,6 +88,7 @@ class Benchmark:
     class_file: str | None = None
     drop_classes: tuple[str, ...] = ()
     rename_classes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    math_verify_fires: bool = False  # the reference code's reward can differ (protocol section 5)
     sources: tuple[Source, ...] = ()
     manual: ManualStep | None = None
 

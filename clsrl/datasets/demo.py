@@ -109,6 +109,7 @@ def _star(centre, radius: float, points: int, turn: float) -> list[tuple]:
 # ---------------------------------------------------------------------------------------------
 # demo-colours
 
+# Sixteen colours, each at least 45 apart from every other in some channel (0-255).
 COLOURS = {
     "red": (215, 35, 35),
     "green": (40, 165, 60),
@@ -117,6 +118,15 @@ COLOURS = {
     "purple": (125, 50, 165),
     "orange": (245, 140, 25),
     "hot_pink": (245, 85, 180),
+    "cyan": (40, 215, 220),
+    "brown": (125, 75, 30),
+    "olive": (125, 125, 25),
+    "teal": (25, 120, 120),
+    "navy": (25, 25, 110),
+    "maroon": (125, 20, 55),
+    "lime": (155, 245, 60),
+    "magenta": (195, 30, 240),
+    "grey": (140, 140, 140),
 }
 
 

@@ -58,6 +58,38 @@ def known_datasets(custom: Mapping[str, Mapping] | None = None) -> dict[str, Dat
     return registry
 
 
+def class_count(name: str) -> int | None:
+    """A built-in dataset's class count, known before any data is made; None for a custom one.
+
+    >>> class_count("EuroSAT"), class_count("demo-shapes"), class_count("my-birds")
+    (10, 6, None)
+    """
+    if name in BENCHMARKS:
+        return BENCHMARKS[name].classes
+    if name in DEMO_DATASETS:
+        return len(DEMO_DATASETS[name].classnames)
+    return None
+
+
+def math_verify_may_fire(name: str) -> bool:
+    """Whether the reference code's CLS-RL reward (math_verify first) can differ from the paper's
+    on a dataset (protocol section 5). Benchmarks: the table's `math_verify_fires`
+    (StanfordCars, FGVCAircraft); demo datasets: whether math_verify reads a value from any class
+    name (without one it never matches); a custom dataset's names are not known before it is
+    prepared, so it may.
+
+    >>> [math_verify_may_fire(name) for name in ("StanfordCars", "EuroSAT", "my-birds")]
+    [True, False, True]
+    """
+    if name in BENCHMARKS:
+        return BENCHMARKS[name].math_verify_fires
+    if name in DEMO_DATASETS:
+        from clsrl.answers import math_verify_reads
+
+        return any(math_verify_reads(classname) for classname in DEMO_DATASETS[name].classnames)
+    return True
+
+
 def datasets_of_kind(
     names: Iterable[str], kind: str, custom: Mapping[str, Mapping] | None = None
 ) -> list[str]:
