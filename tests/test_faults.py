@@ -357,7 +357,9 @@ def test_a_killed_evaluation_leaves_nothing_that_looks_complete(
 
     questions = tmp_path / "test.jsonl"
     asked = make_questions(load_dataset(colours_dir), "test", paper_options())
-    write_questions(questions, asked * 50)  # long enough to be killed in the middle
+    repeats = 1400 // len(asked)  # long enough to be killed in the middle
+    write_questions(questions, asked * repeats)
+    total = f"/{len(asked) * repeats} [".encode()  # tqdm's "done/total [" once answers come
     predictions, metrics = tmp_path / "out/predictions.jsonl", tmp_path / "out/metrics.json"
     process = subprocess.Popen(
         [
@@ -373,7 +375,7 @@ def test_a_killed_evaluation_leaves_nothing_that_looks_complete(
         stderr=subprocess.PIPE,
     )
     seen = b""
-    while b"/1400 [" not in seen or seen.rsplit(b"/1400 [", 1)[0].endswith(b" 0"):
+    while total not in seen or seen.rsplit(total, 1)[0].endswith(b" 0"):
         chunk = process.stderr.read1(1024)  # tqdm's progress: answers are being generated
         assert chunk, seen.decode(errors="replace")[-2000:]
         seen += chunk

@@ -31,7 +31,7 @@ def test_a_users_configfile_gets_the_papers_settings_not_the_demos(tmp_path):
     )
     done = run_snakemake(tmp_path, "--dry-run", configfile=my)
     assert f"clsrl config: {my} (replaces config.yaml" in done.stderr
-    assert "base model Qwen/Qwen2-VL-2B-Instruct; " + PAPER_LINE in done.stderr
+    assert "base model Qwen/Qwen2-VL-2B-Instruct; protocol paper; " + PAPER_LINE in done.stderr
     assert "seeds 1, 2, 3" in done.stderr  # not the demo's 1, 2
     # the paper's 3 trained methods x (all classes, base half) x 3 seeds
     assert planned_jobs(done.stdout)["train"] == 3 * 2 * 3
