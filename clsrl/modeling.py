@@ -20,6 +20,7 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from clsrl.cpu_numerics import pin_if_asked
+from clsrl.families import family_for
 from clsrl.io import looks_like_local_path
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -105,5 +106,6 @@ def load_model_and_processor(
             f"cannot load model {name_or_path!r} (HF_HUB_OFFLINE={offline}): download it into the "
             f"hub cache first, or {TINY_MODEL_HINT}"
         ) from error
+    family_for(model.config.model_type, name_or_path)  # names an unsupported family
     processor.tokenizer.padding_side = "left"
     return model.to(device).eval(), processor

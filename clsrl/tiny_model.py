@@ -1,4 +1,4 @@
-"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N] [--shape NAME]`: a random Qwen2-VL, offline.
+"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N] [--shape NAME]`: a random Qwen VLM, offline.
 
 The folder it writes reloads with `AutoModelForImageTextToText` and `AutoProcessor` under
 `HF_HUB_OFFLINE=1` exactly as a hub checkpoint would, so tests and the CPU demo take the same code
@@ -8,7 +8,7 @@ path as `Qwen/Qwen2-VL-2B-Instruct`:
   caller corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
 - Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
   <|vision_end|>` block per image, expanded by the processor);
-- random weights of one of three shapes (`SHAPES`), the output layer tied to the input embeddings
+- random weights of one of four shapes (`SHAPES`), the output layer tied to the input embeddings
   as in Qwen2-VL-2B:
   - `tiny` (builtin:tiny-qwen2-vl, the demo and tests): a 2-layer text model and a 2-block vision
     tower (~220k parameters); a 56x56 image gives 16 patches and 4 image tokens after the 2x2 merge;
@@ -19,7 +19,10 @@ path as `Qwen/Qwen2-VL-2B-Instruct`:
     (hidden 1536, 28 layers, vision depth 32, vocabulary 151,936; ~2.2 B parameters, saved in
     bfloat16 like the real checkpoint), its tokenizer padded with filler tokens to the full
     vocabulary so that every id a random model samples decodes. For rehearsals and GPU
-    measurements only: loading `Qwen/Qwen2-VL-2B-Instruct` stays the real path.
+    measurements only: loading `Qwen/Qwen2-VL-2B-Instruct` stays the real path;
+  - `tiny-qwen2.5-vl` (builtin:tiny-qwen2.5-vl): a Qwen2.5-VL (`Qwen2_5_VLForConditionalGeneration`,
+    `Qwen2_5_VLProcessor`; windowed vision attention, its merger's output sized to the text model)
+    of the `tiny` sizes; Qwen2.5-VL's Instruct checkpoints ship Qwen2-VL's chat template.
 
 The same seed gives bit-identical weights.
 """
@@ -38,6 +41,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     GenerationConfig,
     PreTrainedTokenizerFast,
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
     Qwen2VLImageProcessor,
@@ -115,6 +121,14 @@ class ModelShape:
     max_pixels: int = 56 * 56
     pad_tokenizer: bool = False
     dtype: str = "float32"  # the dtype the weights are saved in
+    architecture: str = "qwen2_vl"  # its model_type: a key of ARCHITECTURES
+
+
+# Each model_type's config, model and processor classes.
+ARCHITECTURES = {
+    "qwen2_vl": (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor),
+    "qwen2_5_vl": (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor),
+}
 
 
 TEXT_CONFIG = {
@@ -136,6 +150,18 @@ VISION_CONFIG = {
     "patch_size": 14,
     "spatial_merge_size": 2,
     "temporal_patch_size": 2,
+}
+QWEN2_5_VL_VISION_CONFIG = {
+    "depth": 2,
+    "hidden_size": 32,  # Qwen2.5-VL: the ViT's width (Qwen2-VL's embed_dim)
+    "intermediate_size": 64,
+    "num_heads": 2,
+    "out_hidden_size": 64,  # the merger's output size: must equal the text hidden size
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "window_size": 112,  # pixels: 4 x 4 merged patches, as Qwen2.5-VL-3B
+    "fullatt_block_indexes": [1],  # the last block attends to the whole image, as in the 3B
 }
 DEFAULT_PIXELS = 56 * 56  # one 56x56 image: 4x4 patches of 14 px, 4 tokens after the 2x2 merge
 # Qwen/Qwen2-VL-2B-Instruct's config.json and preprocessor_config.json.
@@ -183,6 +209,7 @@ SHAPES = {
         pad_tokenizer=True,
         dtype="bfloat16",
     ),
+    "tiny-qwen2.5-vl": ModelShape(TEXT_CONFIG, QWEN2_5_VL_VISION_CONFIG, architecture="qwen2_5_vl"),
 }
 FILLER_TOKEN = "Ġfill{index}"  # a byte-level BPE entry that decodes to " fill<index>"
 
@@ -245,11 +272,15 @@ def pad_vocabulary(tokenizer: PreTrainedTokenizerFast, size: int) -> PreTrainedT
 
 
 def build_processor(
-    tokenizer: PreTrainedTokenizerFast, min_pixels: int, max_pixels: int
+    tokenizer: PreTrainedTokenizerFast,
+    min_pixels: int,
+    max_pixels: int,
+    architecture: str = "qwen2_vl",
 ) -> Qwen2VLProcessor:
-    """Qwen2-VL's processor at toy size (transformers 5 also needs a video processor)."""
+    """The architecture's processor at toy size (transformers 5 also needs a video processor)."""
     pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
-    return Qwen2VLProcessor(
+    processor_class = ARCHITECTURES[architecture][2]
+    return processor_class(
         image_processor=Qwen2VLImageProcessor(**pixels),
         tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(**pixels),
@@ -260,7 +291,7 @@ def build_processor(
 def build_config(
     tokenizer: PreTrainedTokenizerFast, shape: ModelShape = SHAPES["tiny"]
 ) -> Qwen2VLConfig:
-    """The Qwen2VLConfig of a shape, its token ids taken from `tokenizer`."""
+    """The config of a shape (its architecture's class), its token ids taken from `tokenizer`."""
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     if len(tokenizer) > shape.vocab_size:
         raise ValueError(
@@ -272,7 +303,8 @@ def build_config(
         "eos_token_id": ids[IM_END],
         "pad_token_id": ids[ENDOFTEXT],
     }
-    return Qwen2VLConfig(
+    config_class = ARCHITECTURES[shape.architecture][0]
+    return config_class(
         text_config={**shape.text, **token_ids},
         vision_config=dict(shape.vision),
         image_token_id=ids[IMAGE_PAD],
@@ -289,7 +321,8 @@ def build_model(
 ) -> Qwen2VLForConditionalGeneration:
     """Random weights fixed by `seed`; a greedy generation config that stops at `<|im_end|>`."""
     torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration._from_config(config, dtype=dtype)
+    model_class = ARCHITECTURES[config.model_type][1]
+    model = model_class._from_config(config, dtype=dtype)
     model.generation_config = GenerationConfig(
         do_sample=False,
         bos_token_id=config.text_config.bos_token_id,
@@ -319,7 +352,10 @@ def build_tiny_model(
     if spec.pad_tokenizer:
         tokenizer = pad_vocabulary(tokenizer, spec.vocab_size)
     processor = build_processor(
-        tokenizer, image_min_pixels or spec.min_pixels, image_max_pixels or spec.max_pixels
+        tokenizer,
+        image_min_pixels or spec.min_pixels,
+        image_max_pixels or spec.max_pixels,
+        spec.architecture,
     )
     model = build_model(build_config(tokenizer, spec), seed, getattr(torch, spec.dtype))
     with folder_written_atomically(output) as staging:

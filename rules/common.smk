@@ -1,8 +1,9 @@
 # Config validation, the study, and the named functions the rules call. Logic lives in clsrl/:
 # clsrl.study.Study resolves the config once; every function here asks it one thing.
+import re
 import sys
 
-from clsrl.config import ConfigError, validate_config
+from clsrl.config import TINY_BUILDS, ConfigError, validate_config
 from clsrl.datasets.registry import datasets_of_kind
 from clsrl.datasets.source_checks import (
     custom_source_state,
@@ -75,6 +76,11 @@ def target_dataset(wildcards):
 def base_model_input(wildcards):
     """The folder a rule builds for a built-in base model; nothing for a hub name or a folder."""
     return STUDY.base_model_folder()
+
+
+def tiny_shape(wildcards):
+    """The clsrl.tiny_model shape of a tiny built-in model."""
+    return TINY_BUILDS[wildcards.tiny]
 
 
 def toy_model_base(wildcards):

@@ -1,21 +1,24 @@
-# The base model: built offline for builtin:tiny-qwen2-vl, builtin:toy-qwen2-vl and
-# builtin:qwen2-vl-2b-random; hub names and local paths need no rule.
+# The base model: built offline for builtin:tiny-qwen2-vl, builtin:tiny-qwen2.5-vl,
+# builtin:toy-qwen2-vl and builtin:qwen2-vl-2b-random; hub names and local paths need no rule.
 
 
 rule build_tiny_model:
-    """builtin:tiny-qwen2-vl: a tiny random Qwen2-VL built offline (clsrl.tiny_model)."""
+    """builtin:tiny-qwen2-vl and builtin:tiny-qwen2.5-vl: tiny random models built offline
+    (clsrl.tiny_model; clsrl.config.TINY_BUILDS gives each its shape)."""
     output:
-        directory(BASE_MODEL.format(name="tiny-qwen2-vl")),
+        directory(BASE_MODEL.format(name="{tiny}")),
+    wildcard_constraints:
+        tiny="|".join(re.escape(name) for name in TINY_BUILDS),
     log:
-        "logs/build_tiny_model.log",
+        "logs/build_tiny_model/{tiny}.log",
     benchmark:
-        "benchmarks/build_tiny_model.tsv"
+        "benchmarks/build_tiny_model/{tiny}.tsv"
     conda:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["base_model"],
         settings=STUDY.tiny_model_params(),
-        shape="tiny",
+        shape=tiny_shape,
     script:
         "../workflow_scripts/build_tiny_model.py"
 

@@ -159,7 +159,7 @@ def test_small_run_logs_every_job_and_is_then_complete(small_run):
     logs = {
         p.relative_to(small_run / "logs").as_posix() for p in (small_run / "logs").rglob("*.log")
     }
-    assert "build_tiny_model.log" in logs and "aggregate.log" in logs
+    assert "build_tiny_model/tiny-qwen2-vl.log" in logs and "aggregate.log" in logs
     assert "evaluate/zero-shot/no-thinking/demo-colours.log" in logs
     done = run_snakemake(small_run, "--dry-run", configfile=SMALL_CONFIG)
     assert "Nothing to be done" in done.stdout

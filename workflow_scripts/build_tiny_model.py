@@ -1,4 +1,4 @@
-"""Build a random Qwen2-VL offline (rules build_tiny_model, build_full_size_model)."""
+"""Build a random Qwen VLM offline (rules build_tiny_model, build_full_size_model)."""
 
 from clsrl.datasets.demo import demo_texts
 from clsrl.tiny_model import build_tiny_model
