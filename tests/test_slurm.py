@@ -172,8 +172,8 @@ def test_a_job_killed_for_memory_is_retried_with_more(slurm_env, tmp_path):
     snakefile = ROOT / "tests" / "slurm" / "memory.smk"
     done = snakemake(tmp_path, "--profile", str(profile), env=env, snakefile=snakefile)
     asked = [call["--mem"] for call in sbatch_calls(record)]
-    assert asked == ["600", "1200"], done.stderr
-    assert (tmp_path / "hungry.txt").read_text().strip() == "1200"
+    assert asked == ["1000", "2000"], done.stderr
+    assert (tmp_path / "hungry.txt").read_text().strip() == "2000"
     first_log = sorted((tmp_path / "logs/slurm/rule_hungry").glob("*.log"))[0].read_text()
     assert "memory" in first_log.lower(), first_log
 
