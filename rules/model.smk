@@ -7,12 +7,12 @@ rule build_tiny_model:
     (clsrl.tiny_model; clsrl.config.TINY_BUILDS gives each its shape)."""
     output:
         directory(BASE_MODEL.format(name="{tiny}")),
-    wildcard_constraints:
-        tiny="|".join(re.escape(name) for name in TINY_BUILDS),
     log:
         "logs/build_tiny_model/{tiny}.log",
     benchmark:
         "benchmarks/build_tiny_model/{tiny}.tsv"
+    wildcard_constraints:
+        tiny="|".join(re.escape(name) for name in TINY_BUILDS),
     conda:
         "../envs/clsrl.yaml"
     params:
@@ -46,7 +46,8 @@ rule build_full_size_model:
 
 rule build_toy_model:
     """builtin:toy-qwen2-vl: the shipped toy model (checksums checked), or the tiny model after
-    the short SFT pre-training the config's toy_model settings ask for (clsrl.toy_model)."""
+    the short SFT pre-training the config's toy_model settings ask for (clsrl.toy_model).
+    """
     input:
         toy_model_base,
     output:

@@ -25,23 +25,29 @@ CONFIG = ROOT / "tests" / "configs" / "slurm.yaml"
 LIMIT_S = 420  # per snakemake call, killed by `timeout -k 10` (the plugin can ignore SIGTERM)
 # What each model job must ask for (clsrl/resources.py for tests/configs/slurm.yaml): the tiny
 # model's 2000 MB, a runtime of 10 minutes start-up plus a few seconds of work, one GPU.
-# Every job asks for SIGTERM 10 minutes before its time limit (training saves a checkpoint).
-SIGNAL = {"--signal": "TERM@600"}
+# A training job asks for SIGTERM a tenth of its runtime before its time limit (it then saves a
+# checkpoint): 66 s of 11 minutes, not a signal at its start; an evaluation asks for none.
 EXPECTED = {
-    "train": {"--gpus": "1", "--mem": "2000", "-t": "11", "--cpus-per-task": "2", **SIGNAL},
+    "train": {
+        "--gpus": "1",
+        "--mem": "2000",
+        "-t": "11",
+        "--cpus-per-task": "2",
+        "--signal": "TERM@66",
+    },
     "evaluate_zero_shot": {
         "--gpus": "1",
         "--mem": "2000",
         "-t": "11",
         "--cpus-per-task": "1",
-        **SIGNAL,
+        "--signal": None,
     },
     "evaluate_trained": {
         "--gpus": "1",
         "--mem": "2000",
         "-t": "11",
         "--cpus-per-task": "1",
-        **SIGNAL,
+        "--signal": None,
     },
 }
 JOBS = {"train": 2, "evaluate_zero_shot": 4, "evaluate_trained": 4}  # all the others are local
@@ -179,7 +185,7 @@ def test_a_job_killed_for_memory_is_retried_with_more(slurm_env, tmp_path):
 
 
 def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_path):
-    """What SLURM does ahead of a time limit (--signal=TERM@600) or on preemption: SIGTERM to
+    """What SLURM does ahead of a time limit (--signal=TERM@N) or on preemption: SIGTERM to
     every process of the job step. The training saves a checkpoint and exits; Snakemake resubmits
     the job, which resumes from that checkpoint."""
     env, _ = slurm_env
