@@ -118,13 +118,17 @@ def job_gpu_hours(job: dict, study: Study, model) -> tuple[str, str, float] | No
     wildcards = wildcards_of(job)
     if job["rule"] == "train":
         method, view = wildcards["method"], wildcards["view"]
-        spec = study.training_spec(method, view, int(wildcards["shots"]), int(wildcards["seed"]))
+        shots, seed = int(wildcards["shots"]), int(wildcards["seed"])
+        spec = study.training_spec(method, view, shots, seed, model=wildcards["model"])
         asked = train_resources(spec, num_classes(study.config, view), model=model)
         stage = "train"
     elif job["rule"] in ("evaluate_trained", "evaluate_zero_shot"):
         method = wildcards.get("method", "zero-shot")
         style = wildcards.get("style") or study.method_style(method)
-        asked = eval_resources(study.config, style, wildcards["target"], model=model)
+        base_model = study.base_model(wildcards["model"])
+        asked = eval_resources(
+            study.config, style, wildcards["target"], model=model, base_model=base_model
+        )
         stage = "evaluate"
     else:
         return None

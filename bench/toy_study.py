@@ -37,6 +37,8 @@ from clsrl.learning_curves import (
     reward_gain,
     steps_to_reach,
 )
+from clsrl.study import MODEL
+from clsrl.train import LOG_HISTORY_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGES = ROOT / "bench" / "toy_study.yaml"
@@ -88,14 +90,17 @@ def summarize(workdir: Path) -> str:
         f"to a running reward of {THRESHOLD} ({WINDOW} steps) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for (method, style), rows in own.groupby(["method", "style"], sort=False):
+    for (model, method, style), rows in own.groupby(["model", "method", "style"], sort=False):
         accuracy = interval(rows["lenient_accuracy"].tolist())
         per_seed = ", ".join(
             f"{value:.1f}" for value in rows.sort_values("seed")["lenient_accuracy"]
         )
         gains, steps = [], []
         for seed in sorted(rows["seed"].dropna().astype(int)):
-            run = workdir / f"results/models/{method}/{DATASET}/4shot/seed{seed}/log_history.csv"
+            run = workdir / MODEL.format(
+                model=model, method=method, view=DATASET, shots=4, seed=seed
+            )
+            run = run / LOG_HISTORY_FILE
             if method in ACCURACY_REWARD_COLUMNS and run.is_file():
                 history, column = pd.read_csv(run), ACCURACY_REWARD_COLUMNS[method]
                 gains.append(reward_gain(history, column))

@@ -15,6 +15,8 @@ from clsrl.io import read_json, write_atomic
 METRICS = ("lenient_accuracy", "strict_accuracy")
 # A run's identity, as clsrl.study.Study.eval_record stores it in metrics.json (views as fields).
 RUN_COLUMNS = (
+    "model",  # the base model's label (clsrl.base_models)
+    "base_model",  # the base model itself: hub id, folder or builtin:NAME
     "method",
     "train_dataset",
     "train_base",
@@ -27,6 +29,7 @@ RUN_COLUMNS = (
     "target_half",
 )
 AVERAGE = "Average"
+ROW_COLUMNS = ("model", "method", "style")  # what a row of the few-shot and zero-shot tables is
 
 
 def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
@@ -90,14 +93,27 @@ def write_table(table: pd.DataFrame, csv_path: str | Path, markdown_path: str | 
 
 
 def zero_shot_table(long: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
-    """Zero-shot accuracy per prompt style and metric (rows) and target dataset (columns)."""
+    """Zero-shot accuracy per base model, prompt style and metric (rows) and target dataset
+    (columns)."""
     zero_shot = long[(long["method"] == "zero-shot") & long["target_half"].isna()]
     tables = []
     for metric in METRICS:
-        table = accuracy_table(zero_shot, targets, ["method", "style"], metric)
-        table.insert(2, "metric", metric.removesuffix("_accuracy"))
+        table = accuracy_table(zero_shot, targets, list(ROW_COLUMNS), metric)
+        table.insert(len(ROW_COLUMNS), "metric", metric.removesuffix("_accuracy"))
         tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    return in_study_order(pd.concat(tables, ignore_index=True), long)
+
+
+def in_study_order(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its rows in the order the long table first names their model and method
+    (the study's order), otherwise as they are."""
+    order = {
+        column: {name: i for i, name in enumerate(dict.fromkeys(long[column]))}
+        for column in ("model", "method")
+    }
+    return table.sort_values(
+        ["model", "method"], key=lambda s: s.map(order[s.name]), kind="stable"
+    ).reset_index(drop=True)
 
 
 def fewshot_rows(long: pd.DataFrame) -> pd.DataFrame:
@@ -110,20 +126,18 @@ def fewshot_rows(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def fewshot_table(long: pd.DataFrame, targets: list[str], metric: str) -> pd.DataFrame:
-    """Method (and prompt style) x dataset accuracy: mean over seeds, with `_std` columns.
+    """(Base model, method, prompt style) x dataset accuracy: mean over seeds, with `_std`
+    columns.
 
-    Rows keep the study's method order; each trained model counts on the dataset it was trained
-    on (protocol section 7's few-shot table).
+    Rows keep the study's order of base models and methods; each trained model counts on the
+    dataset it was trained on (protocol section 7's few-shot table).
     """
     rows = fewshot_rows(long)
-    mean = accuracy_table(rows, targets, ["method", "style"], metric)
-    std = accuracy_table(rows, targets, ["method", "style"], metric, "std")
+    mean = accuracy_table(rows, targets, list(ROW_COLUMNS), metric)
+    std = accuracy_table(rows, targets, list(ROW_COLUMNS), metric, "std")
     for column in [*targets, AVERAGE]:
         mean[f"{column}_std"] = std[column].to_numpy()
-    order = {name: index for index, name in enumerate(dict.fromkeys(long["method"]))}
-    return mean.sort_values("method", key=lambda s: s.map(order), kind="stable").reset_index(
-        drop=True
-    )
+    return in_study_order(mean, long)
 
 
 def mean_std_markdown(table: pd.DataFrame, targets: list[str], decimals: int = 2) -> str:
@@ -134,7 +148,7 @@ def mean_std_markdown(table: pd.DataFrame, targets: list[str], decimals: int = 2
             return ""
         return f"{mean:.{decimals}f}" + ("" if pd.isna(std) else f" ± {std:.{decimals}f}")
 
-    shown = table[["method", "style"]].copy()
+    shown = table[list(ROW_COLUMNS)].copy()
     for column in [*targets, AVERAGE]:
         shown[column] = [
             cell(m, s) for m, s in zip(table[column], table[f"{column}_std"], strict=True)

@@ -20,13 +20,14 @@ from importlib import resources
 import jsonschema
 import yaml
 
+from clsrl import base_models as base_model_config
+from clsrl.base_models import BUILTIN_PREFIX
 from clsrl.datasets.registry import known_datasets
 from clsrl.methods import METHODS, resolve_methods
 from clsrl.trl_settings import trl_key_problems
 
 SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
-BUILTIN_PREFIX = "builtin:"
 # The tiny random models rule build_tiny_model makes, each with its clsrl.tiny_model shape.
 TINY_BUILDS = {"tiny-qwen2-vl": "tiny", "tiny-qwen2.5-vl": "tiny-qwen2.5-vl"}
 TINY_BUILTIN_MODELS = (*TINY_BUILDS, "toy-qwen2-vl")  # ~220k parameters: CPU-sized
@@ -279,15 +280,16 @@ def _semantic_problems(config: dict) -> list[str]:
                 f"{_suggest(name, list(methods))} Known methods: {', '.join(methods)} "
                 "(add your own under method_variants)."
             )
-    model = config["base_model"]
-    builtin_name = model.removeprefix(BUILTIN_PREFIX)
-    if is_builtin_model(model) and builtin_name not in BUILTIN_MODELS:
-        problems.append(
-            f"config key 'base_model': unknown built-in model {model!r}."
-            f"{_suggest(builtin_name, list(BUILTIN_MODELS))} Built-in models: "
-            f"{', '.join(BUILTIN_PREFIX + name for name in BUILTIN_MODELS)}; or give a hub name "
-            "such as Qwen/Qwen2-VL-2B-Instruct or a local model folder."
-        )
+    problems += base_model_config.problems(config["base_model"])
+    for model in base_model_config.base_models(config["base_model"]).values():
+        builtin_name = model.removeprefix(BUILTIN_PREFIX)
+        if is_builtin_model(model) and builtin_name not in BUILTIN_MODELS:
+            problems.append(
+                f"config key 'base_model': unknown built-in model {model!r}."
+                f"{_suggest(builtin_name, list(BUILTIN_MODELS))} Built-in models: "
+                f"{', '.join(BUILTIN_PREFIX + name for name in BUILTIN_MODELS)}; or give a hub "
+                "name such as Qwen/Qwen2-VL-2B-Instruct or a local model folder."
+            )
     options = config["options"]
     if options["min_choices"] > options["max_choices"]:
         problems.append(

@@ -189,7 +189,7 @@ def run_evaluation(
     metrics = {
         **(record or {}),
         **metrics,
-        "model": model_name_or_path,
+        "model_path": model_name_or_path,  # what was loaded; `model` is its base model's label
         "backend": backend,
         "device": generator.device,
         "dtype": generator.dtype,

@@ -21,25 +21,27 @@ FIGURE_DPI = 150
 
 
 def plot_accuracy_bars(long: pd.DataFrame, targets: list[str], path: str | Path) -> None:
-    """Bars of accuracy per target dataset, hue = method / prompt style, one panel per metric.
+    """Bars of accuracy per target dataset, hue = method / prompt style, one panel per metric
+    (and a row of panels per base model when the study has several).
 
     Error bars show the standard deviation over seeds where a run has several.
     """
     data = long.melt(
-        id_vars=["method", "style", "target", "seed"],
+        id_vars=["model", "method", "style", "target", "seed"],
         value_vars=list(METRICS),
         var_name="metric",
         value_name="accuracy (%)",
     )
     data["metric"] = data["metric"].str.removesuffix("_accuracy")
-    data["model"] = data["method"] + " / " + data["style"]
+    data["method / style"] = data["method"] + " / " + data["style"]
     grid = sns.catplot(
         data=data,
         kind="bar",
         x="target",
         y="accuracy (%)",
-        hue="model",
+        hue="method / style",
         col="metric",
+        row="model" if data["model"].nunique() > 1 else None,
         order=targets,
         errorbar="sd",
         height=3.5,
@@ -53,17 +55,19 @@ def plot_accuracy_bars(long: pd.DataFrame, targets: list[str], path: str | Path)
 
 
 def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> None:
-    """Mean training reward per step, one line per run, one panel per training dataset.
+    """Mean training reward per step, one line per run, one panel per training dataset (and a
+    row of panels per base model when the study has several).
 
-    `histories` maps a run's model folder (results/models/METHOD/DATASET/Kshot/seedS) to its
-    log_history table; seeds of a method are drawn as one line with a band.
+    `histories` maps a run's model folder (results/models/MODEL/METHOD/DATASET/Kshot/seedS) to
+    its log_history table; seeds of a method are drawn as one line with a band.
     """
     frames = []
     for run, history in histories.items():
         if "reward" not in history:
             continue  # SFT logs no reward
-        method, dataset, _, seed = Path(run).parts[-4:]
-        frames.append(history[["step", "reward"]].assign(method=method, dataset=dataset, seed=seed))
+        model, method, dataset, _, seed = Path(run).parts[-5:]
+        run_facts = {"model": model, "method": method, "dataset": dataset, "seed": seed}
+        frames.append(history[["step", "reward"]].assign(**run_facts))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if not frames:
         figure, axis = plt.subplots(figsize=(4, 2))
@@ -80,6 +84,7 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
         y="reward",
         hue="method",
         col="dataset",
+        row="model" if data["model"].nunique() > 1 else None,
         errorbar="sd",
         height=3,
         aspect=1.2,

@@ -234,15 +234,22 @@ def train_resources(
 
 
 def eval_resources(
-    config: dict, style: str, target: str, attempt: int = 1, model: CostModel | None = None
+    config: dict,
+    style: str,
+    target: str,
+    attempt: int = 1,
+    model: CostModel | None = None,
+    base_model: str | None = None,
 ) -> dict:
-    """GPUs, memory and runtime of one evaluation job (one model, one prompt style, one target)."""
+    """GPUs, memory and runtime of one evaluation job (one model, one prompt style, one target);
+    `base_model` is the model evaluated (the config's when it names one)."""
     model = model or cost_model()
+    base_model = base_model or config["base_model"]
     gpus = 0 if config["evaluation"]["device"] == "cpu" else 1
     seconds = model.eval_per_image[answer_kind(style)] * eval_items(config, target)
     return {
         "gpu": gpus,
-        "mem_mb": host_mem_mb(config["base_model"], "evaluate", 1, attempt),
+        "mem_mb": host_mem_mb(base_model, "evaluate", 1, attempt),
         "runtime": minutes(seconds, attempt),
     }
 

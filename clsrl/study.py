@@ -12,7 +12,11 @@ the validated config holds every key, with the schema's defaults.
 [View(dataset='EuroSAT', half=None), View(dataset='EuroSAT', half='base')]
 >>> study.eval_targets(View.parse("EuroSAT.base"))
 ['EuroSAT.base', 'EuroSAT.new']
->>> study.training_spec("sft", "EuroSAT.base", 4, 1)["trl"]["num_train_epochs"]
+>>> study.base_models
+{'Qwen2-VL-2B-Instruct': 'Qwen/Qwen2-VL-2B-Instruct'}
+>>> study.training_spec("sft", "EuroSAT.base", 4, 1, model="Qwen2-VL-2B-Instruct")["base_model"]
+'Qwen/Qwen2-VL-2B-Instruct'
+>>> study.training_spec("sft", "EuroSAT.base", 4, 1)["trl"]["num_train_epochs"]  # the only model
 100
 >>> print(config_sources(["my.yaml"]))  # doctest: +NORMALIZE_WHITESPACE
 config: my.yaml (replaces config.yaml: every key it leaves out takes the schema's default,
@@ -29,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from clsrl.config import BUILTIN_PREFIX, is_builtin_model, protocol_in_force
+from clsrl.base_models import BUILTIN_PREFIX, base_models
+from clsrl.config import is_builtin_model, protocol_in_force
 from clsrl.datasets.registry import class_count
 from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
 from clsrl.prompts import choice_count, wording_in_effect
@@ -38,16 +43,18 @@ from clsrl.views import HALVES, View
 
 DEMO_CONFIG = "config.yaml"
 
-# Where every output lives; rules write these patterns, never their own copies.
+# Where every output lives; rules write these patterns, never their own copies. `{model}` is a
+# base model's label (clsrl.base_models): each base model's jobs write under their own folders.
 BASE_MODEL = "results/base_model/{name}"
 PREPARED = "data/prepared/{dataset}"
 QUESTIONS = "results/questions/{view}/test.jsonl"
 SPLIT = "results/splits/{view}/{shots}shot/seed{seed}/train.jsonl"
-MODEL = "results/models/{method}/{view}/{shots}shot/seed{seed}"
-CHECKPOINTS = "results/checkpoints/{method}/{view}/{shots}shot/seed{seed}"
-EVAL_ZERO_SHOT = "results/eval/zero-shot/{style}/{target}"
-EVAL_TRAINED = "results/eval/{method}/{view}/{shots}shot/seed{seed}/{target}"
-TRAINED_RUN = "{method}/{view}/{shots}shot/seed{seed}"  # logs and benchmarks of a training job
+MODEL = "results/models/{model}/{method}/{view}/{shots}shot/seed{seed}"
+CHECKPOINTS = "results/checkpoints/{model}/{method}/{view}/{shots}shot/seed{seed}"
+EVAL_ZERO_SHOT = "results/eval/{model}/zero-shot/{style}/{target}"
+EVAL_TRAINED = "results/eval/{model}/{method}/{view}/{shots}shot/seed{seed}/{target}"
+ZERO_SHOT_RUN = "{model}/zero-shot/{style}/{target}"  # logs and benchmarks of a zero-shot job
+TRAINED_RUN = "{model}/{method}/{view}/{shots}shot/seed{seed}"  # ... and of a training job
 
 
 def floor_rule_in_effect(options: dict, view: View) -> str:
@@ -152,7 +159,8 @@ class Study:
     def trained_runs(self) -> list[dict]:
         """The wildcards of every training job."""
         return [
-            {"method": method, "view": view.name, "shots": shots, "seed": seed}
+            {"model": model, "method": method, "view": view.name, "shots": shots, "seed": seed}
+            for model in self.base_models
             for method in self.trained_methods
             for view in self.train_views
             for shots in self.shots
@@ -171,16 +179,27 @@ class Study:
 
     def zero_shot_metrics(self) -> list[str]:
         return [
-            EVAL_ZERO_SHOT.format(style=style, target=target) + "/metrics.json"
+            EVAL_ZERO_SHOT.format(model=model, style=style, target=target) + "/metrics.json"
+            for model in self.base_models
             for style in self.zero_shot_styles
             for target in self.zero_shot_targets()
         ]
 
     # --- the base model ------------------------------------------------------------------------
 
-    @property
-    def base_model(self) -> str:
-        return self.config["base_model"]
+    @cached_property
+    def base_models(self) -> dict[str, str]:
+        """Label -> model of every base model of the study (clsrl.base_models), in config order."""
+        return base_models(self.config["base_model"])
+
+    def base_model(self, label: str | None = None) -> str:
+        """The model (hub id, folder or builtin:NAME) of a base model's label; the study's only
+        base model when `label` is None."""
+        if label is None:
+            if len(self.base_models) > 1:
+                raise ValueError(f"several base models ({', '.join(self.base_models)}): name one")
+            (label,) = self.base_models
+        return self.base_models[label]
 
     @property
     def protocol(self) -> str:
@@ -188,10 +207,11 @@ class Study:
         (clsrl.config.protocol_in_force); the tables say it."""
         return protocol_in_force(self.config)
 
-    def base_model_folder(self) -> list[str]:
+    def base_model_folder(self, label: str) -> list[str]:
         """The folder a rule builds for a built-in model (a job input), else nothing."""
-        if is_builtin_model(self.base_model):
-            return [BASE_MODEL.format(name=self.base_model.removeprefix(BUILTIN_PREFIX))]
+        model = self.base_model(label)
+        if is_builtin_model(model):
+            return [BASE_MODEL.format(name=model.removeprefix(BUILTIN_PREFIX))]
         return []
 
     def tiny_model_params(self) -> dict:
@@ -253,9 +273,13 @@ class Study:
 
     # --- training --------------------------------------------------------------------------
 
-    def training_spec(self, method: str, view: str, shots: int, seed: int) -> dict:
-        """What one training job trains (clsrl.training_spec): its only output-shaping param."""
-        return training_spec(self.config, method, view, shots, seed, methods=self.methods)
+    def training_spec(
+        self, method: str, view: str, shots: int, seed: int, model: str | None = None
+    ) -> dict:
+        """What one training job trains (clsrl.training_spec): its only output-shaping param.
+        `model` is a base model's label (may be left out when the study has one)."""
+        config = {**self.config, "base_model": self.base_model(model)}
+        return training_spec(config, method, view, shots, seed, methods=self.methods)
 
     def training_runtime(self) -> TrainingRuntime:
         training = self.config["training"]
@@ -283,11 +307,14 @@ class Study:
         return settings
 
     def eval_record(
-        self, method: str, style: str, target: View, trained: dict | None = None
+        self, model: str, method: str, style: str, target: View, trained: dict | None = None
     ) -> dict:
-        """The identity of an evaluation, with its facts as fields (stored in metrics.json)."""
+        """The identity of an evaluation, with its facts as fields (stored in metrics.json);
+        `model` is a base model's label."""
         view = View.parse(trained["view"]) if trained else None
         return {
+            "model": model,
+            "base_model": self.base_model(model),
             "method": method,
             "train_dataset": view.name if view else None,
             "train_base": view.dataset if view else None,
@@ -318,7 +345,8 @@ class Study:
             f"study: {len(self.datasets)} dataset(s) ({', '.join(self.datasets)}); methods "
             f"{', '.join(config['methods'])}; settings {', '.join(self.settings)}; "
             f"{', '.join(map(str, self.shots))} shots, seeds {', '.join(map(str, self.seeds))}; "
-            f"base model {self.base_model}; protocol {self.protocol}; images "
+            f"base model{'s' if len(self.base_models) > 1 else ''} "
+            f"{', '.join(self.base_models.values())}; protocol {self.protocol}; images "
             f"{config['images']['resize']} px; GRPO lr "
             f"{grpo['learning_rate']:g} ({grpo['lr_scheduler_type']}), "
             f"{grpo['max_completion_length']} completion tokens, "

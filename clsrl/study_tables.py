@@ -26,22 +26,23 @@ def harmonic_mean(base: float, new: float) -> float:
 
 
 def base2new_table(long: pd.DataFrame, datasets: list[str], metric: str) -> pd.DataFrame:
-    """One row per (dataset, method, style): base and new accuracy (mean and std over seeds) and
-    H, then an Average row per method whose H is that of the averaged base and new."""
+    """One row per (base model, dataset, method, style): base and new accuracy (mean and std over
+    seeds) and H, then an Average row per model and method whose H is that of the averaged base
+    and new."""
     zero_shot = long["method"] == "zero-shot"
     trained = long["train_half"] == "base"
     own = zero_shot | (long["train_base"] == long["target_dataset"])
     rows = long[long["target_half"].notna() & (zero_shot | trained) & own]
-    columns = ["dataset", "method", "style", "base", "new", "hm", "base_std", "new_std"]
+    columns = ["model", "dataset", "method", "style", "base", "new", "hm", "base_std", "new_std"]
     if rows.empty:  # the study has no base-to-new setting
         return pd.DataFrame(columns=columns)
     grouped = rows.groupby(
-        ["method", "style", "target_dataset", "target_half", "seed"], dropna=False
+        ["model", "method", "style", "target_dataset", "target_half", "seed"], dropna=False
     )[metric].mean()
     per_seed = grouped.unstack("target_half")  # columns: base, new
-    stats = per_seed.groupby(level=["method", "style", "target_dataset"], dropna=False).agg(
-        ["mean", "std"]
-    )
+    stats = per_seed.groupby(
+        level=["model", "method", "style", "target_dataset"], dropna=False
+    ).agg(["mean", "std"])
     table = (
         pd.DataFrame(
             {
@@ -55,18 +56,23 @@ def base2new_table(long: pd.DataFrame, datasets: list[str], metric: str) -> pd.D
         .rename(columns={"target_dataset": "dataset"})
     )
     table["hm"] = [harmonic_mean(b, n) for b, n in zip(table["base"], table["new"], strict=True)]
-    averages = table.groupby(["method", "style"], dropna=False, sort=False)[["base", "new"]].mean()
+    averages = table.groupby(["model", "method", "style"], dropna=False, sort=False)[
+        ["base", "new"]
+    ].mean()
     averages = averages.reset_index().assign(dataset=AVERAGE)
     averages["hm"] = [
         harmonic_mean(b, n) for b, n in zip(averages["base"], averages["new"], strict=True)
     ]
-    order = {name: i for i, name in enumerate([*datasets, AVERAGE])}
-    methods = {name: i for i, name in enumerate(dict.fromkeys(long["method"]))}
+    order = {
+        "dataset": {name: i for i, name in enumerate([*datasets, AVERAGE])},
+        **{
+            column: {name: i for i, name in enumerate(dict.fromkeys(long[column]))}
+            for column in ("model", "method")
+        },
+    }
     table = pd.concat([table, averages], ignore_index=True)
     table = table.sort_values(
-        ["dataset", "method"],
-        key=lambda s: s.map(order) if s.name == "dataset" else s.map(methods),
-        kind="stable",
+        ["model", "dataset", "method"], key=lambda s: s.map(order[s.name]), kind="stable"
     )
     return table[columns].reset_index(drop=True)
 
@@ -75,7 +81,8 @@ def crossdataset_matrices(
     long: pd.DataFrame, train_datasets: list[str], targets: list[str], metric: str, variants=None
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """Per trained method: `accuracy` and `delta` (accuracy minus zero-shot accuracy in the
-    method's own prompt style) matrices, rows = training dataset, columns = test dataset."""
+    method's own prompt style) matrices, rows = training dataset, columns = test dataset.
+    `long` holds one base model's evaluations (see `by_model`)."""
     methods = resolve_methods(variants)
     all_classes = long["target_half"].isna() & long["train_half"].isna()
     rows = long[all_classes]
@@ -94,6 +101,11 @@ def crossdataset_matrices(
             matrix.columns.name = None
         matrices[method] = {"accuracy": accuracy, "delta": delta}
     return matrices
+
+
+def by_model(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The long table's rows of each base model (label -> rows), in the study's order."""
+    return {label: rows for label, rows in long.groupby("model", sort=False)}
 
 
 def rl_difference(matrices: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame | None:

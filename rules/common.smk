@@ -24,6 +24,7 @@ from clsrl.study import (
     QUESTIONS,
     SPLIT,
     TRAINED_RUN,
+    ZERO_SHOT_RUN,
     Study,
     View,
     config_sources,
@@ -52,6 +53,7 @@ TRAINED_METHODS = STUDY.trained_methods
 
 
 wildcard_constraints:
+    model="|".join(re.escape(label) for label in STUDY.base_models),
     dataset=r"[^/.]+",
     view=r"[^/]+",
     target=r"[^/]+",
@@ -74,8 +76,9 @@ def target_dataset(wildcards):
 
 
 def base_model_input(wildcards):
-    """The folder a rule builds for a built-in base model; nothing for a hub name or a folder."""
-    return STUDY.base_model_folder()
+    """The folder a rule builds for the job's built-in base model (wildcard `model`, a label);
+    nothing for a hub name or a folder."""
+    return STUDY.base_model_folder(wildcards.model)
 
 
 def tiny_shape(wildcards):
@@ -92,7 +95,7 @@ def toy_model_base(wildcards):
 
 def base_model_to_load(wildcards, input):
     """What a job loads: the built folder (an input), else the configured name or path."""
-    return input.model[0] if input.model else STUDY.base_model
+    return input.model[0] if input.model else STUDY.base_model(wildcards.model)
 
 
 def trained_model(wildcards, input):
@@ -142,7 +145,11 @@ def custom_state(wildcards):
 
 def train_spec(wildcards):
     return STUDY.training_spec(
-        wildcards.method, wildcards.view, int(wildcards.shots), int(wildcards.seed)
+        wildcards.method,
+        wildcards.view,
+        int(wildcards.shots),
+        int(wildcards.seed),
+        model=wildcards.model,
     )
 
 
@@ -151,7 +158,9 @@ def zero_shot_settings(wildcards):
 
 
 def zero_shot_record(wildcards):
-    return STUDY.eval_record("zero-shot", wildcards.style, View.parse(wildcards.target))
+    return STUDY.eval_record(
+        wildcards.model, "zero-shot", wildcards.style, View.parse(wildcards.target)
+    )
 
 
 def trained_settings(wildcards):
@@ -162,7 +171,11 @@ def trained_settings(wildcards):
 def trained_record(wildcards):
     style = STUDY.method_style(wildcards.method)
     return STUDY.eval_record(
-        wildcards.method, style, View.parse(wildcards.target), dict(wildcards)
+        wildcards.model,
+        wildcards.method,
+        style,
+        View.parse(wildcards.target),
+        dict(wildcards),
     )
 
 
@@ -202,9 +215,13 @@ MODEL_RULES = ("train", "evaluate_zero_shot", "evaluate_trained")
 def check_base_model():
     """Before a real run's first job (the Snakefile's onstart): stop, saying why and how to fix
     it, when a job would load a hub model that is neither cached nor reachable."""
-    if not any(job.rule.name in MODEL_RULES for job in workflow.dag.needrun_jobs()):
-        return
-    problem = hub_model_problem(STUDY.base_model)
-    if problem:
+    labels = {
+        job.wildcards.model
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name in MODEL_RULES
+    }
+    problems = [hub_model_problem(STUDY.base_model(label)) for label in sorted(labels)]
+    for problem in filter(None, problems):
         print(f"clsrl: {problem}", file=sys.stderr)
+    if any(problems):
         raise SystemExit(1)

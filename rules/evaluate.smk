@@ -12,9 +12,9 @@ rule evaluate_zero_shot:
         predictions=f"{EVAL_ZERO_SHOT}/predictions.jsonl",
         metrics=f"{EVAL_ZERO_SHOT}/metrics.json",
     log:
-        "logs/evaluate/zero-shot/{style}/{target}.log",
+        f"logs/evaluate/{ZERO_SHOT_RUN}.log",
     benchmark:
-        "benchmarks/evaluate/zero-shot/{style}/{target}.tsv"
+        f"benchmarks/evaluate/{ZERO_SHOT_RUN}.tsv"
     conda:
         "../envs/clsrl.yaml"
     threads: config["evaluation"]["threads"]

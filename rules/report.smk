@@ -136,7 +136,7 @@ rule study_tables:
         datasets=STUDY.datasets,
         targets=STUDY.targets,
         variants=config["method_variants"],
-        base_model=STUDY.base_model,
+        base_models=STUDY.base_models,
         benchmarks=list(BENCHMARKS),
         protocol=STUDY.protocol,
     script:

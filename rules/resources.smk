@@ -49,7 +49,11 @@ def eval_runtime(wildcards, attempt):
 
 def eval_resources(wildcards, attempt):
     return job_resources.eval_resources(
-        config, eval_style(wildcards), wildcards.target, attempt
+        config,
+        eval_style(wildcards),
+        wildcards.target,
+        attempt,
+        base_model=STUDY.base_model(wildcards.model),
     )
 
 

@@ -11,6 +11,7 @@ if [[ ! -f "$results/tables/fewshot.md" ]]; then
 fi
 mkdir -p "$out"
 cp "$results"/tables/{fewshot,fewshot_strict,zero_shot}.md "$out/"
-cp "$results"/tables/crossdataset/{accuracy,delta}_*.md "$results"/tables/crossdataset/delta_*.png "$out/"
+# the demo has one base model: its cross-dataset folder's files go to docs/demo/ as they are
+cp "$results"/tables/crossdataset/*/{accuracy,delta}_*.md "$results"/tables/crossdataset/*/delta_*.png "$out/"
 cp "$results"/figures/{fewshot_accuracy,reward_curves}.png "$out/"
 echo "copied the demo's tables and figures to $out"

@@ -11,9 +11,11 @@ from clsrl.plots import plot_accuracy_bars
 TARGETS = ["b-set", "a-set"]  # config order, not alphabetical
 
 
-def _metrics(tmp_path, style, target, lenient, strict, seed=None, method="zero-shot"):
-    path = tmp_path / f"{method}-{style}-{target}-{seed}.json"
+def _metrics(tmp_path, style, target, lenient, strict, seed=None, method="zero-shot", model="tiny"):
+    path = tmp_path / f"{model}-{method}-{style}-{target}-{seed}.json"
     record = {
+        "model": model,
+        "base_model": f"builtin:{model}",
         "method": method,
         "train_dataset": None,
         "shots": 0,
@@ -41,7 +43,10 @@ def long(tmp_path):
 
 def test_zero_shot_table_values_order_and_average(long):
     table = zero_shot_table(long, TARGETS)
-    assert list(table.columns) == ["method", "style", "metric", "b-set", "a-set", "Average"]
+    assert list(table.columns) == [
+        *("model", "method", "style", "metric"),
+        *("b-set", "a-set", "Average"),
+    ]
     row = table[(table["style"] == "thinking") & (table["metric"] == "lenient")].iloc[0]
     assert (row["b-set"], row["a-set"], row["Average"]) == (60.0, 40.0, 50.0)
     row = table[(table["style"] == "no-thinking") & (table["metric"] == "strict")].iloc[0]
@@ -72,3 +77,32 @@ def test_figure_is_written(long, tmp_path):
     path = tmp_path / "fig" / "bars.png"
     plot_accuracy_bars(long, TARGETS, path)
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+@pytest.fixture
+def two_models(tmp_path):
+    """Zero-shot metrics of two base models, the second one first on disk's sorted order."""
+    paths = [
+        _metrics(tmp_path, "no-thinking", target, lenient, lenient, model=model)
+        for model, scores in (("z-model", (40.0, 60.0)), ("a-model", (80.0, 90.0)))
+        for target, lenient in zip(TARGETS, scores, strict=True)
+    ]
+    return collect_metrics(paths)
+
+
+def test_each_base_model_gets_its_own_rows_in_the_studys_order(two_models):
+    table = zero_shot_table(two_models, TARGETS)
+    lenient = table[table["metric"] == "lenient"]
+    assert lenient["model"].tolist() == ["z-model", "a-model"]  # as listed, not alphabetical
+    assert lenient["Average"].tolist() == [50.0, 85.0]
+    assert set(two_models["base_model"]) == {"builtin:z-model", "builtin:a-model"}
+
+
+def test_the_figure_has_a_row_of_panels_per_base_model(two_models, tmp_path, monkeypatch):
+    import seaborn as sns
+
+    grids = []
+    catplot = sns.catplot
+    monkeypatch.setattr(sns, "catplot", lambda **kw: grids.append(catplot(**kw)) or grids[-1])
+    plot_accuracy_bars(two_models, TARGETS, tmp_path / "bars.png")
+    assert grids[0].axes.shape == (2, 2)  # rows: base models; columns: lenient, strict

@@ -458,7 +458,9 @@ def test_hostile_class_names_and_paths_with_spaces_reach_prompts_byte_exact(tmp_
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
     questions = rows(work / "results/questions/odd-names/test.jsonl")
-    predictions = rows(work / "results/eval/zero-shot/no-thinking/odd-names/predictions.jsonl")
+    predictions = rows(
+        work / "results/eval/tiny-qwen2-vl/zero-shot/no-thinking/odd-names/predictions.jsonl"
+    )
     assert sorted({q["classname"] for q in questions}) == sorted(HOSTILE)
     for question, prediction in zip(questions, predictions, strict=True):
         assert sorted(question["options"]) == sorted(HOSTILE)  # every name, byte-exact

@@ -240,3 +240,43 @@ def test_the_order_of_keys_in_the_yaml_reruns_nothing(study):
         env=env,
     )
     assert "Nothing to be done" in done.stdout, done.stdout
+
+
+def test_a_second_base_model_adds_only_its_jobs(study):
+    config = changed(base_model=["builtin:tiny-qwen2-vl", "builtin:tiny-qwen2.5-vl"])
+    assert plan(study, config) == {
+        "build_tiny_model": 1,  # the second model
+        "train": 2,  # its sft and no-thinking
+        "evaluate_zero_shot": 4,  # it, in 2 styles on 2 targets
+        "evaluate_trained": 4,  # its 2 models on 2 targets
+        "plot_reward_curves": 1,
+        **REPORT,  # the tables gain its rows
+    }
+
+
+def test_two_base_models_make_one_table_with_both(study, tmp_path):
+    import pandas as pd
+
+    from clsrl.datasets.demo import demo_texts
+    from clsrl.tiny_model import build_tiny_model
+
+    root = tmp_path / "copy"
+    shutil.copytree(study, root, symlinks=True)  # the finished one-model study, metadata too
+    first = root / "work/results/models/tiny-qwen2-vl"
+    before = {path: path.stat().st_mtime_ns for path in first.rglob("*") if path.is_file()}
+    # the second: a local folder (labelled by its name) holding another family's model
+    build_tiny_model(root / "work/second", seed=1, corpus=demo_texts(), shape="tiny-qwen2.5-vl")
+    run(root, "--cores", "2", config=changed(base_model=[STUDY["base_model"], "./second"]))
+    assert {path: path.stat().st_mtime_ns for path in before} == before  # none retrained
+    fewshot = pd.read_csv(root / "work/results/tables/fewshot.csv")
+    assert list(dict.fromkeys(fewshot["model"])) == ["tiny-qwen2-vl", "second"]
+    for model in ("tiny-qwen2-vl", "second"):
+        rows = fewshot[fewshot["model"] == model]
+        assert set(rows["method"]) == {"zero-shot", "sft", "no-thinking"}, model
+    crossdataset = root / "work/results/tables/crossdataset"
+    assert sorted(p.name for p in crossdataset.iterdir() if p.is_dir()) == [
+        "second",
+        "tiny-qwen2-vl",
+    ]
+    long = pd.read_csv(root / "work/results/tables/accuracy_long.csv")
+    assert set(long.loc[long["model"] == "second", "base_model"]) == {"./second"}

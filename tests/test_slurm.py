@@ -194,7 +194,7 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     config["training"].update(max_steps=400, save_steps=10_000)
     configfile = tmp_path / "long.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    model = "results/models/no-thinking/demo-colours/2shot/seed1"
+    model = "results/models/tiny-qwen2-vl/no-thinking/demo-colours/2shot/seed1"
     command = ["timeout", "-k", "10", str(LIMIT_S), sys.executable, "-m", "snakemake"]
     command += ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), model]
     command += ["--profile", str(slurm_profile(tmp_path)), "--configfile", str(configfile)]
@@ -206,7 +206,7 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
         stderr=subprocess.STDOUT,
         text=True,
     )
-    log = tmp_path / "logs/train/no-thinking/demo-colours/2shot/seed1.log"
+    log = tmp_path / "logs/train/tiny-qwen2-vl/no-thinking/demo-colours/2shot/seed1.log"
     deadline = time.monotonic() + LIMIT_S
     while not (log.exists() and log.read_text().count("'step_time'") >= 3):
         assert run.poll() is None, run.stdout.read()

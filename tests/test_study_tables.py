@@ -5,17 +5,19 @@ import pytest
 
 from clsrl.aggregate import fewshot_table
 from clsrl.paper import compare_with_paper, comparison_note
-from clsrl.study_tables import base2new_table, crossdataset_matrices, rl_difference
+from clsrl.study_tables import base2new_table, by_model, crossdataset_matrices, rl_difference
 from clsrl.views import View
 
 
-def long_table(rows):
-    """The long table of these runs, their views as fields (as metrics.json stores them)."""
+def long_table(rows, model="tiny"):
+    """The long table of these runs of one base model, their views as fields (as metrics.json
+    stores them)."""
     records = []
     for method, train, shots, seed, style, target, value in rows:
         trained, tested = View.parse(train) if train else View(None), View.parse(target)
         records.append(
             {
+                "model": model,
                 "method": method,
                 "train_dataset": train,
                 "train_base": trained.dataset,
@@ -111,6 +113,33 @@ def test_the_note_says_when_model_or_data_are_not_the_papers():
     )
     note = comparison_note("builtin:tiny-qwen2-vl", ["demo-colours"], ["EuroSAT"])
     assert note.startswith("NOT the paper's setup") and "demo-colours" in note
+
+
+def test_base2new_rows_and_averages_per_base_model():
+    rows = [("m", "A.base", 4, 1, "no-thinking", f"A.{half}", 80.0) for half in ("base", "new")]
+    second = [row[:6] + (40.0,) for row in rows]
+    long = pd.concat([long_table(rows, "z-model"), long_table(second, "a-model")])
+    table = base2new_table(long, ["A"], "lenient_accuracy")
+    assert table[["model", "dataset"]].values.tolist() == [
+        ["z-model", "A"],
+        ["z-model", "Average"],
+        ["a-model", "A"],
+        ["a-model", "Average"],
+    ]
+    assert table["hm"].tolist() == [80.0, 80.0, 40.0, 40.0]
+
+
+def test_cross_dataset_matrices_are_made_per_base_model():
+    rows = ZERO + [("no-thinking", "A", 4, 1, "no-thinking", "A", 70.0)]
+    weaker = [row[:6] + (row[6] / 2,) for row in rows]
+    long = pd.concat([long_table(rows, "z-model"), long_table(weaker, "a-model")])
+    per_model = {
+        model: crossdataset_matrices(own, ["A"], ["A"], "lenient_accuracy")
+        for model, own in by_model(long).items()
+    }
+    assert list(per_model) == ["z-model", "a-model"]
+    assert per_model["z-model"]["no-thinking"]["delta"].loc["A", "A"] == 30.0  # 70 - 40
+    assert per_model["a-model"]["no-thinking"]["delta"].loc["A", "A"] == 15.0  # 35 - 20
 
 
 def test_a_study_without_base_to_new_gives_an_empty_table():

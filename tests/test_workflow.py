@@ -12,6 +12,7 @@ from clsrl.training_spec import launch_command
 from tests.conftest import ROOT, run_snakemake
 
 SMALL_CONFIG = ROOT / "tests" / "configs" / "small.yaml"
+EVAL = "results/eval/tiny-qwen2-vl"  # the evaluations of small.yaml's base model
 pytestmark = pytest.mark.workflow
 
 
@@ -108,6 +109,7 @@ def small_run(tmp_path_factory):
 def test_small_run_writes_tables_figure_and_predictions(small_run):
     table = pd.read_csv(small_run / "results/tables/zero_shot.csv")
     assert list(table.columns) == [
+        "model",
         "method",
         "style",
         "metric",
@@ -122,7 +124,7 @@ def test_small_run_writes_tables_figure_and_predictions(small_run):
         ("thinking", "strict"),
     ]
     assert table[["demo-colours", "demo-shapes"]].notna().all().all()
-    assert (small_run / "results/tables/zero_shot.md").read_text().startswith("| method |")
+    assert (small_run / "results/tables/zero_shot.md").read_text().startswith("| model | method |")
     for name in ("fewshot_accuracy.png", "reward_curves.png"):
         figure = small_run / "results/figures" / name
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
@@ -136,7 +138,7 @@ def test_small_run_writes_tables_figure_and_predictions(small_run):
     assert fewshot[["demo-colours", "demo-shapes", "Average"]].notna().all().all()
 
     metrics = json.loads(
-        (small_run / "results/eval/zero-shot/thinking/demo-shapes/metrics.json").read_text()
+        (small_run / f"{EVAL}/zero-shot/thinking/demo-shapes/metrics.json").read_text()
     )
     n_classes = (
         len((small_run / "data/prepared/demo-shapes/classnames.txt").read_text().split("\n")) - 1
@@ -146,7 +148,7 @@ def test_small_run_writes_tables_figure_and_predictions(small_run):
     assert metrics["provenance"]["versions"]["transformers"]
     predictions = [
         json.loads(line)
-        for line in (small_run / "results/eval/zero-shot/thinking/demo-shapes/predictions.jsonl")
+        for line in (small_run / f"{EVAL}/zero-shot/thinking/demo-shapes/predictions.jsonl")
         .read_text()
         .splitlines()
     ]
@@ -160,14 +162,14 @@ def test_small_run_logs_every_job_and_is_then_complete(small_run):
         p.relative_to(small_run / "logs").as_posix() for p in (small_run / "logs").rglob("*.log")
     }
     assert "build_tiny_model/tiny-qwen2-vl.log" in logs and "aggregate.log" in logs
-    assert "evaluate/zero-shot/no-thinking/demo-colours.log" in logs
+    assert "evaluate/tiny-qwen2-vl/zero-shot/no-thinking/demo-colours.log" in logs
     done = run_snakemake(small_run, "--dry-run", configfile=SMALL_CONFIG)
     assert "Nothing to be done" in done.stdout
 
 
 def test_every_model_sees_the_same_option_lists(small_run):
     def options(style):
-        path = small_run / f"results/eval/zero-shot/{style}/demo-colours/predictions.jsonl"
+        path = small_run / f"{EVAL}/zero-shot/{style}/demo-colours/predictions.jsonl"
         return [json.loads(line)["prompt"].split("\n")[1] for line in path.read_text().splitlines()]
 
     assert options("thinking") == options("no-thinking")
@@ -185,7 +187,7 @@ def test_built_model_reloads_like_a_hub_checkpoint(small_run):
 
 
 def test_small_run_trains_each_method_and_evaluates_it_on_every_target(small_run):
-    models = small_run / "results/models"
+    models = small_run / "results/models/tiny-qwen2-vl"
     for method in ("sft", "no-thinking"):
         for dataset in ("demo-colours", "demo-shapes"):
             model = models / method / dataset / "2shot/seed1"
@@ -195,8 +197,7 @@ def test_small_run_trains_each_method_and_evaluates_it_on_every_target(small_run
             for target in ("demo-colours", "demo-shapes"):
                 metrics = json.loads(
                     (
-                        small_run / f"results/eval/{method}/{dataset}/2shot/seed1/{target}/"
-                        "metrics.json"
+                        small_run / f"{EVAL}/{method}/{dataset}/2shot/seed1/{target}/metrics.json"
                     ).read_text()
                 )
                 assert metrics["style"] == "no-thinking" and metrics["train_dataset"] == dataset
@@ -217,12 +218,15 @@ def test_small_run_writes_the_study_tables_and_the_html_report(small_run):
     assert {"base", "new", "hm"} <= set(base2new.columns)
     assert base2new[["base", "new", "hm"]].notna().all().all()
     for method in ("sft", "no-thinking"):
-        delta = pd.read_csv(tables / f"crossdataset/delta_{method}.csv", index_col=0)
+        delta = pd.read_csv(tables / f"crossdataset/tiny-qwen2-vl/delta_{method}.csv", index_col=0)
         assert list(delta.index) == ["demo-colours", "demo-shapes"]
         assert list(delta.columns) == ["demo-colours", "demo-shapes", "Average"]
-        heatmap = tables / f"crossdataset/delta_{method}.png"
+        heatmap = tables / f"crossdataset/tiny-qwen2-vl/delta_{method}.png"
         assert heatmap.read_bytes()[:4] == b"\x89PNG"
-    assert (tables / "paper_comparison.md").read_text().startswith("NOT the paper's setup")
+    assert (
+        "(builtin:tiny-qwen2-vl): NOT the paper's setup"
+        in (tables / "paper_comparison.md").read_text()
+    )
     run_snakemake(small_run, "--report", "report.html", configfile=SMALL_CONFIG)
     html = (small_run / "report.html").read_text(errors="replace")
     assert "fewshot.csv" in html and "delta_no-thinking.png" in html

@@ -7,9 +7,9 @@ import pandas as pd
 
 from clsrl.aggregate import fewshot_table, to_markdown
 from clsrl.io import write_atomic
-from clsrl.paper import compare_with_paper, comparison_note
+from clsrl.paper import COMPARISON_COLUMNS, compare_with_paper, comparison_note
 from clsrl.plots import plot_delta_heatmap
-from clsrl.study_tables import base2new_table, crossdataset_matrices, rl_difference
+from clsrl.study_tables import base2new_table, by_model, crossdataset_matrices, rl_difference
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
@@ -33,31 +33,43 @@ with job_log(sm.log[0]):
         empty_note="No base-to-new run in this study: add base2new to the config's `settings`.\n",
     )
 
-    matrices = crossdataset_matrices(long, datasets, targets, METRIC, sm.params.variants)
-    folder = Path(sm.output.crossdataset)
-    folder.mkdir(parents=True, exist_ok=True)
-    for method, tables in matrices.items():
-        for kind, matrix in tables.items():
-            write(matrix, folder / f"{kind}_{method}", index=True)
-        plot_delta_heatmap(
-            tables["delta"], f"{method}: accuracy minus zero-shot", folder / f"delta_{method}.png"
-        )
-    difference = rl_difference(matrices)
-    if difference is not None:
-        write(difference, folder / "delta_difference", index=True)
-        plot_delta_heatmap(difference, "No-Thinking minus CLS-RL", folder / "delta_difference.png")
-
     fewshot = fewshot_table(long, targets, METRIC)
-    deltas = {method: tables["delta"] for method, tables in matrices.items()}
-    comparison = compare_with_paper(fewshot, base2new, deltas)
-    note = comparison_note(
-        sm.params.base_model, datasets, list(sm.params.benchmarks), sm.params.protocol
-    )
+    comparisons, notes = [], []
+    for model, rows in by_model(long).items():
+        matrices = crossdataset_matrices(rows, datasets, targets, METRIC, sm.params.variants)
+        folder = Path(sm.output.crossdataset) / model
+        folder.mkdir(parents=True, exist_ok=True)
+        for method, tables in matrices.items():
+            for kind, matrix in tables.items():
+                write(matrix, folder / f"{kind}_{method}", index=True)
+            plot_delta_heatmap(
+                tables["delta"],
+                f"{model}, {method}: accuracy minus zero-shot",
+                folder / f"delta_{method}.png",
+            )
+        difference = rl_difference(matrices)
+        if difference is not None:
+            write(difference, folder / "delta_difference", index=True)
+            plot_delta_heatmap(
+                difference, f"{model}: No-Thinking minus CLS-RL", folder / "delta_difference.png"
+            )
+
+        deltas = {method: tables["delta"] for method, tables in matrices.items()}
+        own = fewshot[fewshot["model"] == model].drop(columns="model")
+        comparison = compare_with_paper(own, base2new[base2new["model"] == model], deltas)
+        comparisons.append(comparison.assign(model=model))
+        base_model = sm.params.base_models[model]
+        note = comparison_note(base_model, datasets, list(sm.params.benchmarks), sm.params.protocol)
+        notes.append(f"- **{model}** ({base_model}): {note}")
+
+    columns = ["model", *COMPARISON_COLUMNS]
+    comparison = pd.concat(comparisons, ignore_index=True).reindex(columns=columns)
     comparison["protocol"] = sm.params.protocol
     write_atomic(sm.output.comparison, comparison.to_csv(index=False))
     write_atomic(
         sm.output.comparison_md,
-        f"{note}\n\n"
+        "\n".join(notes)
+        + "\n\n"
         + (
             to_markdown(comparison)
             if len(comparison)
