@@ -29,7 +29,13 @@ from clsrl.trl_settings import trl_key_problems
 SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
 # The tiny random models rule build_tiny_model makes, each with its clsrl.tiny_model shape.
-TINY_BUILDS = {"tiny-qwen2-vl": "tiny", "tiny-qwen2.5-vl": "tiny-qwen2.5-vl"}
+TINY_BUILDS = {
+    "tiny-qwen2-vl": "tiny",
+    "tiny-qwen2.5-vl": "tiny-qwen2.5-vl",
+    "tiny-qwen3-vl": "tiny-qwen3-vl",
+    "tiny-gemma3": "tiny-gemma3",
+    "tiny-idefics3": "tiny-idefics3",
+}
 TINY_BUILTIN_MODELS = (*TINY_BUILDS, "toy-qwen2-vl")  # ~220k parameters: CPU-sized
 BUILTIN_MODELS = (*TINY_BUILTIN_MODELS, "qwen2-vl-2b-random")
 

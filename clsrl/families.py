@@ -12,7 +12,25 @@ table is refused with its `model_type` named and what to add:
 ...     print(str(error)[:56])
 model_type 'llava' is not a supported model family; supp
 
-To add a family: an entry in FAMILIES with the facts below, a tiny random builder in
+What the table decides, and where:
+
+- `placeholder_tokens`: the tokens that stand for an image (or video) in the text, the chat
+  template's placeholder and what the processor expands it into. Generation never emits them
+  (`suppressed_token_ids`: evaluation in clsrl.inference, GRPO's sampling in clsrl.train): a
+  sampled image token would be taken for an image whose features do not exist, and GRPO's
+  forward pass over the completion fails on the count mismatch.
+- `reply_separator`: what the chat template writes between the generation prompt and the reply
+  (Idefics3: `Assistant:` then a space, then the reply). A completion starts with it; the rewards
+  and the scored output read the reply after it (`reply`), as the template holds it.
+- `default_system_prompt`: the system turn the template adds to a conversation without one
+  (Qwen2-VL's "You are a helpful assistant."); the study never sends a system message, so the
+  other families' prompts have no system turn at all.
+
+Batching needs no entry: clsrl.inference gives each prompt its own image list and leaves out
+the tokenizer's special tokens when the rendered template already starts with them (Gemma 3's
+`<bos>`), for every family alike.
+
+To add a family: an entry in FAMILIES with the facts above, a tiny random builder in
 clsrl.tiny_model (its real architecture, processor and chat template), and its row in the
 family tests (tests/test_families.py), which train and evaluate it end to end.
 """
@@ -20,6 +38,8 @@ family tests (tests/test_families.py), which train and evaluate it end to end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+QWEN_PLACEHOLDERS = ("<|vision_start|>", "<|image_pad|>", "<|video_pad|>", "<|vision_end|>")
 
 
 class UnknownFamilyError(ValueError):
@@ -32,22 +52,58 @@ class Family:
 
     name: str
     checkpoints: tuple[str, ...]  # hub checkpoints a user would name
-    placeholder_tokens: tuple[str, ...]  # the processor expands these into image features
+    placeholder_tokens: tuple[str, ...]  # stand for an image in the text: never generated
     tiny_builtin: str  # the offline tiny random build of the family (builtin:NAME)
+    reply_separator: str = ""  # the template's text between generation prompt and reply
+    default_system_prompt: str | None = None  # the template's system turn when none is given
+
+    def reply(self, completion: str) -> str:
+        """A completion as the reply the chat template holds: without the reply separator.
+
+        >>> FAMILIES["idefics3"].reply(" cat"), FAMILIES["qwen2_vl"].reply(" cat")
+        ('cat', ' cat')
+        """
+        return completion.removeprefix(self.reply_separator)
 
 
 FAMILIES = {
     "qwen2_vl": Family(
         name="Qwen2-VL",
         checkpoints=("Qwen/Qwen2-VL-2B-Instruct", "Qwen/Qwen2-VL-7B-Instruct"),
-        placeholder_tokens=("<|image_pad|>", "<|video_pad|>"),
+        placeholder_tokens=QWEN_PLACEHOLDERS,
         tiny_builtin="tiny-qwen2-vl",
+        default_system_prompt="You are a helpful assistant.",
     ),
     "qwen2_5_vl": Family(
         name="Qwen2.5-VL",
         checkpoints=("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"),
-        placeholder_tokens=("<|image_pad|>", "<|video_pad|>"),
+        placeholder_tokens=QWEN_PLACEHOLDERS,
         tiny_builtin="tiny-qwen2.5-vl",
+        default_system_prompt="You are a helpful assistant.",  # Qwen2-VL's template
+    ),
+    "qwen3_vl": Family(
+        name="Qwen3-VL",
+        checkpoints=("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct"),
+        placeholder_tokens=QWEN_PLACEHOLDERS,
+        tiny_builtin="tiny-qwen3-vl",
+    ),
+    "gemma3": Family(
+        name="Gemma 3",
+        checkpoints=("google/gemma-3-4b-it", "google/gemma-3-12b-it", "google/gemma-3-27b-it"),
+        placeholder_tokens=("<start_of_image>", "<image_soft_token>", "<end_of_image>"),
+        tiny_builtin="tiny-gemma3",
+    ),
+    "idefics3": Family(
+        name="Idefics3 (SmolVLM)",
+        checkpoints=(
+            "HuggingFaceTB/SmolVLM-Instruct",
+            "HuggingFaceTB/SmolVLM-256M-Instruct",
+            "HuggingFaceTB/SmolVLM-500M-Instruct",
+            "HuggingFaceM4/Idefics3-8B-Llama3",
+        ),
+        placeholder_tokens=("<fake_token_around_image>", "<global-img>", "<image>"),
+        tiny_builtin="tiny-idefics3",
+        reply_separator=" ",  # "Assistant:" + " " + reply
     ),
 }
 
@@ -63,3 +119,16 @@ def family_for(model_type: str, model: str | None = None) -> Family:
         f"{supported}. To add it: an entry in clsrl/families.py FAMILIES, a tiny builder in "
         'clsrl/tiny_model.py and its row in tests/test_families.py (README "Model families")'
     )
+
+
+def suppressed_token_ids(model, tokenizer) -> list[int]:
+    """The ids generation must never emit: the family's placeholder tokens that `tokenizer` has,
+    and the model config's own image and video token ids, sorted."""
+    family = family_for(model.config.model_type)
+    vocabulary = tokenizer.get_vocab()
+    ids = {vocabulary[token] for token in family.placeholder_tokens if token in vocabulary}
+    for name in ("image_token_id", "video_token_id"):
+        token_id = getattr(model.config, name, None)
+        if isinstance(token_id, int):
+            ids.add(token_id)
+    return sorted(ids)

@@ -1,7 +1,9 @@
 """Batched greedy generation through the model's own processor and chat template.
 
 The user turn holds the image first, then the text, and no system message (Qwen2-VL's template adds
-its default system turn), as in protocol section 4.
+its default system turn), as in protocol section 4. What differs between model families comes from
+their entry in clsrl.families: generation never emits the family's image placeholder tokens, and
+an answer is the reply after the template's reply separator.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+
+from clsrl.families import family_for, suppressed_token_ids
 
 
 def load_image(path: str | Path, resize: int) -> Image.Image:
@@ -47,16 +51,50 @@ def generate(
 
 
 def _generate_batch(model, processor, images, prompts, max_new_tokens) -> list[str]:
+    inputs = prompt_inputs(processor, images, prompts).to(model.device)
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            suppress_tokens=suppressed_token_ids(model, processor.tokenizer),
+        )
+    completions = output[:, inputs["input_ids"].shape[1] :]
+    family = family_for(model.config.model_type)
+    return [
+        family.reply(text) for text in processor.batch_decode(completions, skip_special_tokens=True)
+    ]
+
+
+def prompt_inputs(processor, images: Sequence[Image.Image], prompts: Sequence[str]):
+    """The model inputs of a batch of (image, prompt) pairs, left-padded: each prompt's user turn
+    rendered by the chat template, each prompt given its own image list (as TRL passes them), and
+    the tokenizer's special tokens left out when the template already starts with its bos."""
     texts = [
         processor.apply_chat_template(user_message(p), add_generation_prompt=True, tokenize=False)
         for p in prompts
     ]
-    inputs = processor(text=texts, images=list(images), padding=True, return_tensors="pt")
-    inputs = inputs.to(model.device)
-    with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    completions = output[:, inputs["input_ids"].shape[1] :]
-    return processor.batch_decode(completions, skip_special_tokens=True)
+    return processor(
+        text=texts,
+        images=[[image] for image in images],
+        padding=True,
+        return_tensors="pt",
+        add_special_tokens=not template_adds_bos(processor.tokenizer, texts),
+    )
+
+
+def template_adds_bos(tokenizer, texts: Sequence[str]) -> bool:
+    """Whether the rendered chat template already starts with the tokenizer's bos (Gemma 3's
+    `{{ bos_token }}`), so that tokenizing must not add it again, as transformers' own
+    `apply_chat_template(tokenize=True)` decides.
+
+    >>> class Tokenizer:
+    ...     bos_token = "<bos>"
+    >>> template_adds_bos(Tokenizer(), ["<bos><start_of_turn>user"]), template_adds_bos(None, ["x"])
+    (True, False)
+    """
+    bos = getattr(tokenizer, "bos_token", None)
+    return bool(bos) and all(text.startswith(bos) for text in texts)
 
 
 class TransformersGenerator:

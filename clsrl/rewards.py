@@ -13,6 +13,7 @@ or as plain strings; both are accepted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from clsrl import answers
@@ -71,12 +72,50 @@ REWARDS: dict[str, Callable[..., list[float]]] = {
 }
 
 
-def reward_functions(names: list[str]) -> list[Callable[..., list[float]]]:
-    """The reward functions named, in order; an unknown name is an error listing the known ones."""
+def reward_functions(
+    names: list[str], reply_separator: str = ""
+) -> list[Callable[..., list[float]]]:
+    """The reward functions named, in order; an unknown name is an error listing the known ones.
+
+    A model family whose chat template writes a separator between the generation prompt and the
+    reply (clsrl.families: Idefics3's space after `Assistant:`) gives it as `reply_separator`:
+    each function then reads a completion without it, as the reply the template holds. Without
+    one (the Qwen families) the functions are the rules themselves.
+
+    >>> [no_thinking] = reward_functions(["no_thinking_accuracy"], reply_separator=" ")
+    >>> no_thinking([" cat", "cat", "  cat"], classname=["cat"] * 3), no_thinking.__name__
+    ([1.0, 1.0, 0.0], 'no_thinking_accuracy')
+    """
     unknown = [name for name in names if name not in REWARDS]
     if unknown:
         raise ValueError(f"unknown reward(s) {unknown}; known rewards: {', '.join(REWARDS)}")
-    return [REWARDS[name] for name in names]
+    functions = [REWARDS[name] for name in names]
+    if not reply_separator:
+        return functions
+    return [_after_separator(function, reply_separator) for function in functions]
+
+
+def _after_separator(function: Callable[..., list[float]], separator: str):
+    """`function` reading each completion without a leading `separator` (same name, for TRL's
+    per-reward logs)."""
+
+    @functools.wraps(function)
+    def reward(completions, **kwargs) -> list[float]:
+        return function([_reply(c, separator) for c in completions], **kwargs)
+
+    return reward
+
+
+def _reply(completion, separator: str):
+    """A completion, plain or conversational, without the separator its reply starts with."""
+    if isinstance(completion, str):
+        return completion.removeprefix(separator)
+    return [
+        {**message, "content": message["content"].removeprefix(separator)}
+        if message["role"] == "assistant" and isinstance(message["content"], str)
+        else message
+        for message in completion
+    ]
 
 
 # The accuracy reward each rule of `training.accuracy_rule` gives a method that names

@@ -219,6 +219,14 @@ class Study:
         tiny = self.config["tiny_model"]
         return {"seed": tiny["seed"], "image_pixels": tiny["image_pixels"]}
 
+    def tiny_build_params(self, shape: str) -> dict:
+        """The settings of a tiny build of a clsrl.tiny_model shape: tiny_model's for the `tiny`
+        shape (builtin:tiny-qwen2-vl, which the toy model starts from); the other families' builds
+        take their shape's own image size (Qwen3-VL's 16 px patches need other pixel counts)."""
+        if shape == "tiny":
+            return self.tiny_model_params()
+        return {"seed": self.config["tiny_model"]["seed"], "image_pixels": None}
+
     def toy_model_params(self) -> dict:
         """clsrl.toy_model.ToySettings fields (the job's threads are its rule's `threads`)."""
         toy = self.config["toy_model"]

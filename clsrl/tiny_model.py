@@ -1,15 +1,17 @@
-"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N] [--shape NAME]`: a random Qwen VLM, offline.
+"""`python -m clsrl.tiny_model OUTPUT_DIR [--seed N] [--shape NAME]`: a random VLM, offline.
 
 The folder it writes reloads with `AutoModelForImageTextToText` and `AutoProcessor` under
-`HF_HUB_OFFLINE=1` exactly as a hub checkpoint would, so tests and the CPU demo take the same code
-path as `Qwen/Qwen2-VL-2B-Instruct`:
+`HF_HUB_OFFLINE=1` exactly as a hub checkpoint of its family would, so tests and the CPU demo take
+the same code path as `Qwen/Qwen2-VL-2B-Instruct` (or `google/gemma-3-4b-it`, ...). Each family
+(`ARCHITECTURES`, keyed by `model_type`) is described once: its config, model and processor
+classes, its tokenizer's special tokens (`Vocabulary`), its real chat template, and how its config
+and processor are made at toy size. Every build has:
 
 - a byte-level BPE tokenizer (up to 1024 tokens) trained on the protocol's prompt texts plus any
-  caller corpus, with the Qwen special tokens first, left padding and eos `<|im_end|>`;
-- Qwen2-VL's real chat template (default system turn, one `<|vision_start|><|image_pad|>
-  <|vision_end|>` block per image, expanded by the processor);
-- random weights of one of four shapes (`SHAPES`), the output layer tied to the input embeddings
-  as in Qwen2-VL-2B:
+  caller corpus, with the family's special tokens first, left padding and the family's eos;
+- the family's real chat template (Qwen2-VL: a default system turn, one `<|vision_start|>
+  <|image_pad|><|vision_end|>` block per image, expanded by the processor);
+- random weights of one of the shapes (`SHAPES`), the output layer tied to the input embeddings:
   - `tiny` (builtin:tiny-qwen2-vl, the demo and tests): a 2-layer text model and a 2-block vision
     tower (~220k parameters); a 56x56 image gives 16 patches and 4 image tokens after the 2x2 merge;
   - `rehearsal` (the scale rehearsal, clsrl.rehearsal): the same narrow text model with
@@ -22,8 +24,22 @@ path as `Qwen/Qwen2-VL-2B-Instruct`:
     measurements only: loading `Qwen/Qwen2-VL-2B-Instruct` stays the real path;
   - `tiny-qwen2.5-vl` (builtin:tiny-qwen2.5-vl): a Qwen2.5-VL (`Qwen2_5_VLForConditionalGeneration`,
     `Qwen2_5_VLProcessor`; windowed vision attention, its merger's output sized to the text model)
-    of the `tiny` sizes; Qwen2.5-VL's Instruct checkpoints ship Qwen2-VL's chat template.
+    of the `tiny` sizes; Qwen2.5-VL's Instruct checkpoints ship Qwen2-VL's chat template;
+  - `tiny-qwen3-vl` (builtin:tiny-qwen3-vl): a Qwen3-VL (`Qwen3VLForConditionalGeneration`,
+    `Qwen3VLProcessor`): patch 16 (a 56x56 image is resized to 64x64: 16 patches, 4 tokens),
+    interleaved multimodal rope, deepstack features, learned position embeddings; Qwen3-VL's
+    template (no default system turn);
+  - `tiny-gemma3` (builtin:tiny-gemma3): a Gemma 3 (`Gemma3ForConditionalGeneration`,
+    `Gemma3Processor`): a SigLIP tower on 56x56 images (16 patches of 14 px, pooled to 4 soft
+    tokens), sliding and full attention layers; its tokenizer prepends `<bos>`, its template
+    starts with `<bos>`, has no system turn and calls the assistant `model`;
+  - `tiny-idefics3` (builtin:tiny-idefics3): an Idefics3 / SmolVLM
+    (`Idefics3ForConditionalGeneration`, `Idefics3Processor`, a Llama text model): a SigLIP-like
+    tower on 56x56 images, pixel shuffle by 2 (4 image tokens), no image splitting; SmolVLM's
+    template (`User:` / `Assistant:` turns; a reply follows `Assistant:` after a space).
 
+The pixel range (`image_min_pixels`, `image_max_pixels`) sets the processors that have one (the
+Qwen families); Gemma 3's and Idefics3's processors resize to their vision tower's fixed size.
 The same seed gives bit-identical weights.
 """
 
@@ -32,15 +48,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    Gemma3Config,
+    Gemma3ForConditionalGeneration,
+    Gemma3ImageProcessor,
+    Gemma3Processor,
     GenerationConfig,
+    Idefics3Config,
+    Idefics3ForConditionalGeneration,
+    Idefics3ImageProcessor,
+    Idefics3Processor,
+    PretrainedConfig,
     PreTrainedTokenizerFast,
+    ProcessorMixin,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
     Qwen2_5_VLProcessor,
@@ -49,12 +75,44 @@ from transformers import (
     Qwen2VLImageProcessor,
     Qwen2VLProcessor,
     Qwen2VLVideoProcessor,
+    Qwen3VLConfig,
+    Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
+    Qwen3VLVideoProcessor,
 )
 
 from clsrl.io import folder_written_atomically
 from clsrl.prompts import PROMPT_TEMPLATES
 
-# --- tokenizer -------------------------------------------------------------------------------
+# --- tokenizers ------------------------------------------------------------------------------
+# BPE target size, and the model's embedding rows (fixed, so weights depend on seed only).
+VOCAB_SIZE = 1024
+MODEL_MAX_LENGTH = 32768
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A family's tokenizer: its special tokens (the first ids, in this order) and their roles."""
+
+    special_tokens: tuple[str, ...]
+    eos: str
+    pad: str
+    bos: str | None = None
+    unk: str | None = None
+    prepend_bos: bool = False  # the tokenizer itself puts bos first (Gemma's)
+    # transformers' named extra special tokens, which the processor reads (Gemma's boi_token, ...)
+    named: dict[str, str] = field(default_factory=dict)
+    stop: tuple[str, ...] = ()  # generation also stops at these (Gemma: <end_of_turn>)
+
+    @property
+    def additional(self) -> list[str]:
+        """The special tokens without a role of their own (`additional_special_tokens`)."""
+        roles = {self.bos, self.pad, self.unk, *self.named.values()}
+        return [token for token in self.special_tokens if token not in roles]
+
+
+# Qwen2-VL, Qwen2.5-VL and Qwen3-VL (whose vocabularies also hold tool and think tokens, which
+# nothing here uses): no bos, pad <|endoftext|>, eos <|im_end|>.
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -64,9 +122,37 @@ IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
 # Qwen's special tokens, given the first ids in this order.
 SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
-# BPE target size, and the model's embedding rows (fixed, so weights depend on seed only).
-VOCAB_SIZE = 1024
-MODEL_MAX_LENGTH = 32768
+QWEN_VOCABULARY = Vocabulary(SPECIAL_TOKENS, eos=IM_END, pad=ENDOFTEXT)
+# Qwen3-VL's generation_config.json stops at <|endoftext|> too (eos [<|im_end|>, <|endoftext|>]);
+# the Qwen2-VL builds keep the one eos they always had.
+QWEN3_VL_VOCABULARY = Vocabulary(SPECIAL_TOKENS, eos=IM_END, pad=ENDOFTEXT, stop=(ENDOFTEXT,))
+# Gemma 3, in Gemma's order (pad 0, eos 1, bos 2, unk 3); the tokenizer prepends <bos>, the
+# processor reads boi/eoi/image tokens by name; <end_of_turn> ends a reply (generation_config.json:
+# eos [1, 106]).
+BOI, EOI, IMAGE_SOFT = "<start_of_image>", "<end_of_image>", "<image_soft_token>"
+GEMMA3_VOCABULARY = Vocabulary(
+    ("<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>")
+    + (BOI, EOI, IMAGE_SOFT),
+    eos="<eos>",
+    pad="<pad>",
+    bos="<bos>",
+    unk="<unk>",
+    prepend_bos=True,
+    named={"boi_token": BOI, "eoi_token": EOI, "image_token": IMAGE_SOFT},
+    stop=("<end_of_turn>",),
+)
+# Idefics3 / SmolVLM (HuggingFaceTB/SmolVLM-Instruct's tokenizer): bos <|im_start|> (written by
+# the template), pad <|im_end|>, eos <end_of_utterance>, and the tokens its processor expands an
+# image into: <fake_token_around_image>, <global-img>, <image>, and a <row_i_col_j> per tile.
+IDEFICS3_VOCABULARY = Vocabulary(
+    ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<fake_token_around_image>", "<image>")
+    + ("<end_of_utterance>", "<global-img>")
+    + tuple(f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)),
+    eos="<end_of_utterance>",
+    pad="<|im_end|>",
+    bos="<|im_start|>",
+    unk="<|endoftext|>",
+)
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
 # Qwen/Qwen2-VL-2B-Instruct's chat template, verbatim.
@@ -86,6 +172,227 @@ CHAT_TEMPLATE = (
     "<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
     "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Qwen/Qwen3-VL-2B-Instruct's chat template (the Qwen3-VL Instruct checkpoints share it),
+# verbatim: its sha256 is that of the template the Qwen3-VL-8B-Instruct GGUF files carry
+# (tests/test_tiny_model.py checks it). No default system turn.
+QWEN3_VL_CHAT_TEMPLATE = "\n".join(
+    (
+        "{%- if tools %}",
+        "    {{- '<|im_start|>system\\n' }}",
+        "    {%- if messages[0].role == 'system' %}",
+        "        {%- if messages[0].content is string %}",
+        "            {{- messages[0].content }}",
+        "        {%- else %}",
+        "            {%- for content in messages[0].content %}",
+        "                {%- if 'text' in content %}",
+        "                    {{- content.text }}",
+        "                {%- endif %}",
+        "            {%- endfor %}",
+        "        {%- endif %}",
+        "        {{- '\\n\\n' }}",
+        "    {%- endif %}",
+        (
+            '    {{- "# Tools\\n\\nYou may call one or more functions to assist with the'
+            " user query.\\n\\nYou are provided with function signatures within"
+            ' <tools></tools> XML tags:\\n<tools>" }}'
+        ),
+        "    {%- for tool in tools %}",
+        '        {{- "\\n" }}',
+        "        {{- tool | tojson }}",
+        "    {%- endfor %}",
+        (
+            '    {{- "\\n</tools>\\n\\nFor each function call, return a json object with'
+            " function name and arguments within <tool_call></tool_call> XML"
+            ' tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\":'
+            ' <args-json-object>}\\n</tool_call><|im_end|>\\n" }}'
+        ),
+        "{%- else %}",
+        "    {%- if messages[0].role == 'system' %}",
+        "        {{- '<|im_start|>system\\n' }}",
+        "        {%- if messages[0].content is string %}",
+        "            {{- messages[0].content }}",
+        "        {%- else %}",
+        "            {%- for content in messages[0].content %}",
+        "                {%- if 'text' in content %}",
+        "                    {{- content.text }}",
+        "                {%- endif %}",
+        "            {%- endfor %}",
+        "        {%- endif %}",
+        "        {{- '<|im_end|>\\n' }}",
+        "    {%- endif %}",
+        "{%- endif %}",
+        "{%- set image_count = namespace(value=0) %}",
+        "{%- set video_count = namespace(value=0) %}",
+        "{%- for message in messages %}",
+        '    {%- if message.role == "user" %}',
+        "        {{- '<|im_start|>' + message.role + '\\n' }}",
+        "        {%- if message.content is string %}",
+        "            {{- message.content }}",
+        "        {%- else %}",
+        "            {%- for content in message.content %}",
+        (
+            "                {%- if content.type == 'image' or 'image' in content or"
+            " 'image_url' in content %}"
+        ),
+        "                    {%- set image_count.value = image_count.value + 1 %}",
+        (
+            "                    {%- if add_vision_id %}Picture {{ image_count.value"
+            " }}: {% endif -%}"
+        ),
+        "                    <|vision_start|><|image_pad|><|vision_end|>",
+        "                {%- elif content.type == 'video' or 'video' in content %}",
+        "                    {%- set video_count.value = video_count.value + 1 %}",
+        ("                    {%- if add_vision_id %}Video {{ video_count.value }}: {% endif -%}"),
+        "                    <|vision_start|><|video_pad|><|vision_end|>",
+        "                {%- elif 'text' in content %}",
+        "                    {{- content.text }}",
+        "                {%- endif %}",
+        "            {%- endfor %}",
+        "        {%- endif %}",
+        "        {{- '<|im_end|>\\n' }}",
+        '    {%- elif message.role == "assistant" %}',
+        "        {{- '<|im_start|>' + message.role + '\\n' }}",
+        "        {%- if message.content is string %}",
+        "            {{- message.content }}",
+        "        {%- else %}",
+        "            {%- for content_item in message.content %}",
+        "                {%- if 'text' in content_item %}",
+        "                    {{- content_item.text }}",
+        "                {%- endif %}",
+        "            {%- endfor %}",
+        "        {%- endif %}",
+        "        {%- if message.tool_calls %}",
+        "            {%- for tool_call in message.tool_calls %}",
+        "                {%- if (loop.first and message.content) or (not loop.first) %}",
+        "                    {{- '\\n' }}",
+        "                {%- endif %}",
+        "                {%- if tool_call.function %}",
+        "                    {%- set tool_call = tool_call.function %}",
+        "                {%- endif %}",
+        '                {{- \'<tool_call>\\n{"name": "\' }}',
+        "                {{- tool_call.name }}",
+        '                {{- \'", "arguments": \' }}',
+        "                {%- if tool_call.arguments is string %}",
+        "                    {{- tool_call.arguments }}",
+        "                {%- else %}",
+        "                    {{- tool_call.arguments | tojson }}",
+        "                {%- endif %}",
+        "                {{- '}\\n</tool_call>' }}",
+        "            {%- endfor %}",
+        "        {%- endif %}",
+        "        {{- '<|im_end|>\\n' }}",
+        '    {%- elif message.role == "tool" %}',
+        '        {%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}',
+        "            {{- '<|im_start|>user' }}",
+        "        {%- endif %}",
+        "        {{- '\\n<tool_response>\\n' }}",
+        "        {%- if message.content is string %}",
+        "            {{- message.content }}",
+        "        {%- else %}",
+        "            {%- for content in message.content %}",
+        (
+            "                {%- if content.type == 'image' or 'image' in content or"
+            " 'image_url' in content %}"
+        ),
+        "                    {%- set image_count.value = image_count.value + 1 %}",
+        (
+            "                    {%- if add_vision_id %}Picture {{ image_count.value"
+            " }}: {% endif -%}"
+        ),
+        "                    <|vision_start|><|image_pad|><|vision_end|>",
+        "                {%- elif content.type == 'video' or 'video' in content %}",
+        "                    {%- set video_count.value = video_count.value + 1 %}",
+        ("                    {%- if add_vision_id %}Video {{ video_count.value }}: {% endif -%}"),
+        "                    <|vision_start|><|video_pad|><|vision_end|>",
+        "                {%- elif 'text' in content %}",
+        "                    {{- content.text }}",
+        "                {%- endif %}",
+        "            {%- endfor %}",
+        "        {%- endif %}",
+        "        {{- '\\n</tool_response>' }}",
+        '        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}',
+        "            {{- '<|im_end|>\\n' }}",
+        "        {%- endif %}",
+        "    {%- endif %}",
+        "{%- endfor %}",
+        "{%- if add_generation_prompt %}",
+        "    {{- '<|im_start|>assistant\\n' }}",
+        "{%- endif %}",
+        "",
+    )
+)
+
+# google/gemma-3-4b-it's chat template (tokenizer_config.json; the Gemma 3 IT checkpoints share
+# it), verbatim as published copies of that file quote it: <bos> first, a system message folded
+# into the first user turn, the assistant's role written `model`, one <start_of_image> per image.
+GEMMA3_CHAT_TEMPLATE = "\n".join(
+    (
+        "{{ bos_token }}",
+        "{%- if messages[0]['role'] == 'system' -%}",
+        "    {%- if messages[0]['content'] is string -%}",
+        "        {%- set first_user_prefix = messages[0]['content'] + '",
+        "",
+        "' -%}",
+        "    {%- else -%}",
+        "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '",
+        "",
+        "' -%}",
+        "    {%- endif -%}",
+        "    {%- set loop_messages = messages[1:] -%}",
+        "{%- else -%}",
+        '    {%- set first_user_prefix = "" -%}',
+        "    {%- set loop_messages = messages -%}",
+        "{%- endif -%}",
+        "{%- for message in loop_messages -%}",
+        "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}",
+        (
+            '        {{ raise_exception("Conversation roles must alternate'
+            ' user/assistant/user/assistant/...") }}'
+        ),
+        "    {%- endif -%}",
+        "    {%- if (message['role'] == 'assistant') -%}",
+        '        {%- set role = "model" -%}',
+        "    {%- else -%}",
+        "        {%- set role = message['role'] -%}",
+        "    {%- endif -%}",
+        "    {{ '<start_of_turn>' + role + '",
+        '\' + (first_user_prefix if loop.first else "") }}',
+        "    {%- if message['content'] is string -%}",
+        "        {{ message['content'] | trim }}",
+        "    {%- elif message['content'] is iterable -%}",
+        "        {%- for item in message['content'] -%}",
+        "            {%- if item['type'] == 'image' -%}",
+        "                {{ '<start_of_image>' }}",
+        "            {%- elif item['type'] == 'text' -%}",
+        "                {{ item['text'] | trim }}",
+        "            {%- endif -%}",
+        "        {%- endfor -%}",
+        "    {%- else -%}",
+        '        {{ raise_exception("Invalid content type") }}',
+        "    {%- endif -%}",
+        "    {{ '<end_of_turn>",
+        "' }}",
+        "{%- endfor -%}",
+        "{%- if add_generation_prompt -%}",
+        "    {{'<start_of_turn>model",
+        "'}}",
+        "{%- endif -%}",
+        "",
+    )
+)
+
+# HuggingFaceTB/SmolVLM-Instruct's chat template (chat_template.json; also transformers' Idefics3
+# processor tests), verbatim: `User:` and `Assistant:` turns ended by <end_of_utterance>, and no
+# space after the role when the turn starts with an image. HuggingFaceM4/Idefics3-8B-Llama3's
+# differs only in its first token (<|begin_of_text|>).
+IDEFICS3_CHAT_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
 )
 
 # The protocol's dataset questions (section 1) and other texts the tiny model sees.
@@ -112,22 +419,235 @@ EXTRA_TEXTS = (
 # --- model ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelShape:
-    """The architecture of a random Qwen2-VL and its processor's pixel range."""
+    """The architecture of a random model and its processor's pixel range."""
 
     text: dict
     vision: dict
     vocab_size: int = VOCAB_SIZE  # embedding rows; the tokenizer is padded up to them if asked
-    min_pixels: int = 56 * 56
+    min_pixels: int = 56 * 56  # the processor's pixel range, for the families that have one
     max_pixels: int = 56 * 56
     pad_tokenizer: bool = False
     dtype: str = "float32"  # the dtype the weights are saved in
     architecture: str = "qwen2_vl"  # its model_type: a key of ARCHITECTURES
+    # how image features reach the text model (Gemma 3's pooled tokens, Idefics3's pixel shuffle)
+    connector: dict = field(default_factory=dict)
 
 
-# Each model_type's config, model and processor classes.
+@dataclass(frozen=True)
+class Architecture:
+    """How to build one model_type offline: its classes, tokenizer, chat template, and the
+    factories of its config (from a tokenizer and a shape) and processor (from a tokenizer, a
+    shape and a pixel range)."""
+
+    config_class: type[PretrainedConfig]
+    model_class: type
+    processor_class: type[ProcessorMixin]
+    vocabulary: Vocabulary
+    chat_template: str
+    config: Callable[[Architecture, PreTrainedTokenizerFast, ModelShape], PretrainedConfig]
+    processor: Callable[
+        [Architecture, PreTrainedTokenizerFast, ModelShape, int, int], ProcessorMixin
+    ]
+
+
+def token_ids(tokenizer: PreTrainedTokenizerFast, vocabulary: Vocabulary) -> dict[str, int]:
+    """Each special token's id in `tokenizer`."""
+    return {token: tokenizer.convert_tokens_to_ids(token) for token in vocabulary.special_tokens}
+
+
+def _eos_ids(ids: dict[str, int], vocabulary: Vocabulary) -> int | list[int]:
+    """The eos id, or eos and the stop tokens' ids as the family's generation config lists them."""
+    if not vocabulary.stop:
+        return ids[vocabulary.eos]
+    return [ids[vocabulary.eos], *(ids[token] for token in vocabulary.stop)]
+
+
+def _qwen_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
+    """Qwen2-VL and Qwen2.5-VL: vision start/end and image/video pads, bos = <|endoftext|>."""
+    ids = token_ids(tokenizer, arch.vocabulary)
+    text_ids = {
+        "vocab_size": shape.vocab_size,
+        "bos_token_id": ids[ENDOFTEXT],
+        "eos_token_id": ids[IM_END],
+        "pad_token_id": ids[ENDOFTEXT],
+    }
+    return arch.config_class(
+        text_config={**shape.text, **text_ids},
+        vision_config=dict(shape.vision),
+        image_token_id=ids[IMAGE_PAD],
+        video_token_id=ids[VIDEO_PAD],
+        vision_start_token_id=ids[VISION_START],
+        vision_end_token_id=ids[VISION_END],
+        tie_word_embeddings=True,  # as Qwen2-VL-2B-Instruct
+        **text_ids,
+    )
+
+
+def _qwen3_vl_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
+    """Qwen3-VL: Qwen's tokens; the token ids live in the text config only."""
+    ids = token_ids(tokenizer, arch.vocabulary)
+    text_ids = {
+        "vocab_size": shape.vocab_size,
+        "bos_token_id": ids[ENDOFTEXT],
+        "eos_token_id": _eos_ids(ids, arch.vocabulary),
+        "pad_token_id": ids[ENDOFTEXT],
+    }
+    return arch.config_class(
+        text_config={**shape.text, **text_ids},
+        vision_config=dict(shape.vision),
+        image_token_id=ids[IMAGE_PAD],
+        video_token_id=ids[VIDEO_PAD],
+        vision_start_token_id=ids[VISION_START],
+        vision_end_token_id=ids[VISION_END],
+        tie_word_embeddings=True,  # as Qwen3-VL-2B-Instruct
+    )
+
+
+def _gemma3_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
+    """Gemma 3: begin/end of image and the soft image token; tied embeddings as Gemma's."""
+    vocabulary = arch.vocabulary
+    ids = token_ids(tokenizer, vocabulary)
+    text_ids = {
+        "vocab_size": shape.vocab_size,
+        "bos_token_id": ids[vocabulary.bos],
+        "eos_token_id": _eos_ids(ids, vocabulary),
+        "pad_token_id": ids[vocabulary.pad],
+    }
+    return arch.config_class(
+        text_config={**shape.text, **text_ids},
+        vision_config=dict(shape.vision),
+        boi_token_index=ids[BOI],
+        eoi_token_index=ids[EOI],
+        image_token_index=ids[IMAGE_SOFT],
+        **shape.connector,
+    )
+
+
+def _idefics3_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
+    """Idefics3: a Llama text model, the <image> token, the pixel-shuffle scale factor."""
+    vocabulary = arch.vocabulary
+    ids = token_ids(tokenizer, vocabulary)
+    text_ids = {
+        "vocab_size": shape.vocab_size,
+        "bos_token_id": ids[vocabulary.bos],
+        "eos_token_id": _eos_ids(ids, vocabulary),
+        "pad_token_id": ids[vocabulary.pad],
+    }
+    return arch.config_class(
+        text_config={"model_type": "llama", **shape.text, **text_ids},
+        vision_config=dict(shape.vision),
+        image_token_id=ids["<image>"],
+        pad_token_id=ids[vocabulary.pad],
+        tie_word_embeddings=True,
+        **shape.connector,
+    )
+
+
+def _qwen_processor(arch, tokenizer, shape, min_pixels: int, max_pixels: int) -> ProcessorMixin:
+    """Qwen2-VL's image and video processors (patch 14) with the pixel range."""
+    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
+    return arch.processor_class(
+        image_processor=Qwen2VLImageProcessor(**pixels),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(**pixels),
+        chat_template=arch.chat_template,
+    )
+
+
+def _qwen3_vl_processor(arch, tokenizer, shape, min_pixels: int, max_pixels: int):
+    """Qwen3-VL's processors (preprocessor_config.json): patch 16, mean and std 0.5, the pixel
+    range as `size` {shortest_edge, longest_edge} in pixels."""
+    patches = {
+        "size": {"shortest_edge": min_pixels, "longest_edge": max_pixels},
+        "patch_size": shape.vision["patch_size"],
+        "temporal_patch_size": shape.vision["temporal_patch_size"],
+        "merge_size": shape.vision["spatial_merge_size"],
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+    }
+    return arch.processor_class(
+        image_processor=Qwen2VLImageProcessor(**patches),
+        tokenizer=tokenizer,
+        video_processor=Qwen3VLVideoProcessor(**patches),
+        chat_template=arch.chat_template,
+    )
+
+
+def _gemma3_processor(arch, tokenizer, shape, min_pixels: int, max_pixels: int):
+    """Gemma 3's: images resized to the SigLIP tower's square size, `mm_tokens_per_image` soft
+    tokens each (no pan and scan, as the checkpoints' default)."""
+    side = shape.vision["image_size"]
+    return arch.processor_class(
+        image_processor=Gemma3ImageProcessor(size={"height": side, "width": side}),
+        tokenizer=tokenizer,
+        chat_template=arch.chat_template,
+        image_seq_length=shape.connector["mm_tokens_per_image"],
+    )
+
+
+def _idefics3_processor(arch, tokenizer, shape, min_pixels: int, max_pixels: int):
+    """Idefics3's: no image splitting, so an image is resized to the vision tower's square size
+    and gives (side / patch)^2 / scale_factor^2 <image> tokens."""
+    side, patch = shape.vision["image_size"], shape.vision["patch_size"]
+    return arch.processor_class(
+        image_processor=Idefics3ImageProcessor(
+            size={"longest_edge": 2 * side},
+            max_image_size={"longest_edge": side},
+            do_image_splitting=False,
+        ),
+        tokenizer=tokenizer,
+        image_seq_len=(side // patch) ** 2 // shape.connector["scale_factor"] ** 2,
+        chat_template=arch.chat_template,
+    )
+
+
+# Each model_type's classes, tokenizer, chat template, config and processor.
 ARCHITECTURES = {
-    "qwen2_vl": (Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor),
-    "qwen2_5_vl": (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor),
+    "qwen2_vl": Architecture(
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLProcessor,
+        QWEN_VOCABULARY,
+        CHAT_TEMPLATE,
+        _qwen_config,
+        _qwen_processor,
+    ),
+    "qwen2_5_vl": Architecture(
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        QWEN_VOCABULARY,
+        CHAT_TEMPLATE,
+        _qwen_config,
+        _qwen_processor,
+    ),
+    "qwen3_vl": Architecture(
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        QWEN3_VL_VOCABULARY,
+        QWEN3_VL_CHAT_TEMPLATE,
+        _qwen3_vl_config,
+        _qwen3_vl_processor,
+    ),
+    "gemma3": Architecture(
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3Processor,
+        GEMMA3_VOCABULARY,
+        GEMMA3_CHAT_TEMPLATE,
+        _gemma3_config,
+        _gemma3_processor,
+    ),
+    "idefics3": Architecture(
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3Processor,
+        IDEFICS3_VOCABULARY,
+        IDEFICS3_CHAT_TEMPLATE,
+        _idefics3_config,
+        _idefics3_processor,
+    ),
 }
 
 
@@ -162,6 +682,63 @@ QWEN2_5_VL_VISION_CONFIG = {
     "temporal_patch_size": 2,
     "window_size": 112,  # pixels: 4 x 4 merged patches, as Qwen2.5-VL-3B
     "fullatt_block_indexes": [1],  # the last block attends to the whole image, as in the 3B
+}
+# Qwen3-VL at the `tiny` sizes, with Qwen3-VL-2B-Instruct's structure: an explicit head_dim,
+# interleaved multimodal rope (mrope_section sums to head_dim / 2), rope_theta 5e6.
+QWEN3_VL_TEXT_CONFIG = {
+    **{key: TEXT_CONFIG[key] for key in ("num_hidden_layers", "hidden_size", "intermediate_size")},
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "max_position_embeddings": MODEL_MAX_LENGTH,
+    "rope_parameters": {
+        "rope_type": "default",
+        "rope_theta": 5e6,
+        "mrope_section": [4, 2, 2],
+        "mrope_interleaved": True,
+    },
+}
+QWEN3_VL_VISION_CONFIG = {
+    "depth": 2,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_heads": 2,
+    "out_hidden_size": 64,  # the merger's output size: must equal the text hidden size
+    "patch_size": 16,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "num_position_embeddings": 16,  # a square: a 4 x 4 grid of learned positions, interpolated
+    "deepstack_visual_indexes": [0],  # blocks whose features are added to the first text layers
+}
+QWEN3_VL_PIXELS = 64 * 64  # a 56x56 image is resized to 64x64 (multiples of 2 x 16 px)
+# Gemma 3 at the `tiny` sizes: sliding then full attention (gemma-3-4b: five sliding per full
+# one), head_dim 16 and query_pre_attn_scalar = head_dim, as in the 4B (256 and 256).
+GEMMA3_TEXT_CONFIG = {
+    **{key: TEXT_CONFIG[key] for key in ("num_hidden_layers", "hidden_size", "intermediate_size")},
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "query_pre_attn_scalar": 16,
+    "sliding_window": 512,
+    "layer_types": ["sliding_attention", "full_attention"],
+    "max_position_embeddings": MODEL_MAX_LENGTH,
+}
+SIGLIP_VISION_CONFIG = {  # Gemma 3's and Idefics3's vision towers: a SigLIP encoder
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "image_size": 56,
+    "patch_size": 14,  # 4 x 4 patches
+}
+GEMMA3_VISION_CONFIG = {**SIGLIP_VISION_CONFIG, "vision_use_head": False}
+# Idefics3 (SmolVLM): a Llama text model at the `tiny` sizes.
+LLAMA_TEXT_CONFIG = {
+    **{key: TEXT_CONFIG[key] for key in ("num_hidden_layers", "hidden_size", "intermediate_size")},
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": MODEL_MAX_LENGTH,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1e5},
 }
 DEFAULT_PIXELS = 56 * 56  # one 56x56 image: 4x4 patches of 14 px, 4 tokens after the 2x2 merge
 # Qwen/Qwen2-VL-2B-Instruct's config.json and preprocessor_config.json.
@@ -210,6 +787,25 @@ SHAPES = {
         dtype="bfloat16",
     ),
     "tiny-qwen2.5-vl": ModelShape(TEXT_CONFIG, QWEN2_5_VL_VISION_CONFIG, architecture="qwen2_5_vl"),
+    "tiny-qwen3-vl": ModelShape(
+        QWEN3_VL_TEXT_CONFIG,
+        QWEN3_VL_VISION_CONFIG,
+        min_pixels=QWEN3_VL_PIXELS,
+        max_pixels=QWEN3_VL_PIXELS,
+        architecture="qwen3_vl",
+    ),
+    "tiny-gemma3": ModelShape(
+        GEMMA3_TEXT_CONFIG,
+        GEMMA3_VISION_CONFIG,
+        architecture="gemma3",
+        connector={"mm_tokens_per_image": 4},  # a square: 4 x 4 patches average-pooled to 2 x 2
+    ),
+    "tiny-idefics3": ModelShape(
+        LLAMA_TEXT_CONFIG,
+        SIGLIP_VISION_CONFIG,
+        architecture="idefics3",
+        connector={"scale_factor": 2},  # pixel shuffle: 4 x 4 patches -> 4 tokens
+    ),
 }
 FILLER_TOKEN = "Ġfill{index}"  # a byte-level BPE entry that decodes to " fill<index>"
 
@@ -228,37 +824,53 @@ def training_corpus(extra: Iterable[str] = ()) -> list[str]:
     return [*QUESTIONS, *prompts, *EXTRA_TEXTS, *extra]
 
 
-def build_tokenizer(corpus: Iterable[str] = ()) -> PreTrainedTokenizerFast:
-    """A deterministic byte-level BPE tokenizer with Qwen's special tokens at ids 0..6."""
+def build_tokenizer(
+    corpus: Iterable[str] = (), architecture: str = "qwen2_vl"
+) -> PreTrainedTokenizerFast:
+    """A deterministic byte-level BPE tokenizer with the family's special tokens at ids 0.. (Qwen:
+    0..6)."""
+    vocabulary = ARCHITECTURES[architecture].vocabulary
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=VOCAB_SIZE,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(vocabulary.special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(training_corpus(corpus), trainer=trainer)
-    return _wrapped(tokenizer)
+    return _wrapped(tokenizer, architecture)
 
 
-def _wrapped(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
-    """A `tokenizers` tokenizer as Qwen's: left padding, eos `<|im_end|>`, the chat template."""
+def _wrapped(tokenizer: Tokenizer, architecture: str = "qwen2_vl") -> PreTrainedTokenizerFast:
+    """A `tokenizers` tokenizer as the family's: left padding, its bos/eos/pad (Qwen: eos
+    `<|im_end|>`, pad `<|endoftext|>`, no bos), its named special tokens, its chat template."""
+    arch = ARCHITECTURES[architecture]
+    vocabulary = arch.vocabulary
+    roles = {"bos_token": vocabulary.bos, "unk_token": vocabulary.unk}
+    options = {name: token for name, token in roles.items() if token is not None}
+    if vocabulary.prepend_bos:
+        options["add_bos_token"] = True
+    if vocabulary.named:
+        options["extra_special_tokens"] = dict(vocabulary.named)
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        eos_token=IM_END,
-        pad_token=ENDOFTEXT,
+        eos_token=vocabulary.eos,
+        pad_token=vocabulary.pad,
         padding_side="left",
         model_max_length=MODEL_MAX_LENGTH,
         clean_up_tokenization_spaces=False,
-        chat_template=CHAT_TEMPLATE,
+        chat_template=arch.chat_template,
+        **options,
     )
-    wrapped.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[1:])})
+    wrapped.add_special_tokens({"additional_special_tokens": vocabulary.additional})
     return wrapped
 
 
-def pad_vocabulary(tokenizer: PreTrainedTokenizerFast, size: int) -> PreTrainedTokenizerFast:
+def pad_vocabulary(
+    tokenizer: PreTrainedTokenizerFast, size: int, architecture: str = "qwen2_vl"
+) -> PreTrainedTokenizerFast:
     """The tokenizer with filler entries appended to its BPE vocabulary until it has `size`
     tokens. Encoding never produces them (no merge leads there); every id below `size` decodes."""
     data = json.loads(tokenizer.backend_tokenizer.to_str())
@@ -268,7 +880,7 @@ def pad_vocabulary(tokenizer: PreTrainedTokenizerFast, size: int) -> PreTrainedT
         raise ValueError(f"the tokenizer has {len(tokenizer)} tokens, more than {size}")
     first = max(vocab.values()) + 1
     vocab.update({FILLER_TOKEN.format(index=i): first + i for i in range(missing)})
-    return _wrapped(Tokenizer.from_str(json.dumps(data)))
+    return _wrapped(Tokenizer.from_str(json.dumps(data)), architecture)
 
 
 def build_processor(
@@ -276,58 +888,39 @@ def build_processor(
     min_pixels: int,
     max_pixels: int,
     architecture: str = "qwen2_vl",
-) -> Qwen2VLProcessor:
-    """The architecture's processor at toy size (transformers 5 also needs a video processor)."""
-    pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
-    processor_class = ARCHITECTURES[architecture][2]
-    return processor_class(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        tokenizer=tokenizer,
-        video_processor=Qwen2VLVideoProcessor(**pixels),
-        chat_template=CHAT_TEMPLATE,
-    )
+    shape: ModelShape | None = None,
+) -> ProcessorMixin:
+    """The architecture's processor at toy size (transformers 5 also needs a Qwen video processor);
+    `shape` defaults to the architecture's first in SHAPES."""
+    shape = shape or next(s for s in SHAPES.values() if s.architecture == architecture)
+    arch = ARCHITECTURES[architecture]
+    return arch.processor(arch, tokenizer, shape, min_pixels, max_pixels)
 
 
 def build_config(
     tokenizer: PreTrainedTokenizerFast, shape: ModelShape = SHAPES["tiny"]
-) -> Qwen2VLConfig:
+) -> PretrainedConfig:
     """The config of a shape (its architecture's class), its token ids taken from `tokenizer`."""
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     if len(tokenizer) > shape.vocab_size:
         raise ValueError(
             f"tokenizer has {len(tokenizer)} tokens, more than the vocabulary ({shape.vocab_size})"
         )
-    token_ids = {
-        "vocab_size": shape.vocab_size,
-        "bos_token_id": ids[ENDOFTEXT],
-        "eos_token_id": ids[IM_END],
-        "pad_token_id": ids[ENDOFTEXT],
-    }
-    config_class = ARCHITECTURES[shape.architecture][0]
-    return config_class(
-        text_config={**shape.text, **token_ids},
-        vision_config=dict(shape.vision),
-        image_token_id=ids[IMAGE_PAD],
-        video_token_id=ids[VIDEO_PAD],
-        vision_start_token_id=ids[VISION_START],
-        vision_end_token_id=ids[VISION_END],
-        tie_word_embeddings=True,  # as Qwen2-VL-2B-Instruct
-        **token_ids,
-    )
+    arch = ARCHITECTURES[shape.architecture]
+    return arch.config(arch, tokenizer, shape)
 
 
-def build_model(
-    config: Qwen2VLConfig, seed: int, dtype: torch.dtype = torch.float32
-) -> Qwen2VLForConditionalGeneration:
-    """Random weights fixed by `seed`; a greedy generation config that stops at `<|im_end|>`."""
+def build_model(config: PretrainedConfig, seed: int, dtype: torch.dtype = torch.float32):
+    """Random weights fixed by `seed`; a greedy generation config that stops at the family's eos
+    (Qwen2-VL: `<|im_end|>`)."""
     torch.manual_seed(seed)
-    model_class = ARCHITECTURES[config.model_type][1]
+    model_class = ARCHITECTURES[config.model_type].model_class
     model = model_class._from_config(config, dtype=dtype)
+    text = config.get_text_config()
     model.generation_config = GenerationConfig(
         do_sample=False,
-        bos_token_id=config.text_config.bos_token_id,
-        eos_token_id=config.text_config.eos_token_id,
-        pad_token_id=config.text_config.pad_token_id,
+        bos_token_id=text.bos_token_id,
+        eos_token_id=text.eos_token_id,
+        pad_token_id=text.pad_token_id,
     )
     return model.eval()
 
@@ -340,22 +933,24 @@ def build_tiny_model(
     image_max_pixels: int | None = None,
     shape: str = "tiny",
 ) -> Path:
-    """Build and save a random Qwen2-VL of a shape (`SHAPES`; model, tokenizer, processor) to
-    `output_dir`; return it. The image pixel range defaults to the shape's.
+    """Build and save a random model of a shape (`SHAPES`; model, tokenizer, processor) to
+    `output_dir`; return it. The image pixel range defaults to the shape's (it sets the processors
+    that have one: the Qwen families').
 
     The folder is written beside `output_dir` and renamed into place at the end, so a crash never
     leaves a half-written model there; an existing `output_dir` is replaced.
     """
     output = Path(output_dir).resolve()
     spec = SHAPES[shape]
-    tokenizer = build_tokenizer(corpus)
+    tokenizer = build_tokenizer(corpus, spec.architecture)
     if spec.pad_tokenizer:
-        tokenizer = pad_vocabulary(tokenizer, spec.vocab_size)
+        tokenizer = pad_vocabulary(tokenizer, spec.vocab_size, spec.architecture)
     processor = build_processor(
         tokenizer,
         image_min_pixels or spec.min_pixels,
         image_max_pixels or spec.max_pixels,
         spec.architecture,
+        spec,
     )
     model = build_model(build_config(tokenizer, spec), seed, getattr(torch, spec.dtype))
     with folder_written_atomically(output) as staging:

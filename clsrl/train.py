@@ -16,6 +16,7 @@ lengths, KL).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -33,7 +34,8 @@ from clsrl.checkpoints import (
     resumable_checkpoint,
     spec_checkpoint_dir,
 )
-from clsrl.inference import load_image
+from clsrl.families import family_for, suppressed_token_ids
+from clsrl.inference import load_image, template_adds_bos, user_message
 from clsrl.io import folder_written_atomically, read_json, write_atomic, write_json
 from clsrl.modeling import attention_implementation, load_model_and_processor
 from clsrl.prompts import render_prompt
@@ -136,6 +138,47 @@ def trainer_arguments(
     return arguments
 
 
+def with_suppressed_tokens(arguments: dict, token_ids: list[int]) -> dict:
+    """GRPO's arguments with `token_ids` added to its sampling's `suppress_tokens` (in
+    `generation_kwargs`, beside any the spec sets), so that a completion never holds an image
+    placeholder token: the trainer's forward pass over it would find an image token without
+    features and fail. The spec itself is not changed (it names the job's outputs).
+
+    vLLM's sampling takes no `suppress_tokens`: with `use_vllm` the arguments are returned as
+    they are.
+
+    >>> with_suppressed_tokens({"generation_kwargs": {"min_new_tokens": 2}}, [5, 3])
+    {'generation_kwargs': {'min_new_tokens': 2, 'suppress_tokens': [3, 5]}}
+    """
+    if arguments.get("use_vllm"):
+        return arguments
+    generation = dict(arguments.get("generation_kwargs") or {})
+    suppressed = set(generation.get("suppress_tokens") or []) | set(token_ids)
+    generation["suppress_tokens"] = sorted(suppressed)
+    return {**arguments, "generation_kwargs": generation}
+
+
+def processor_for_grpo(processor):
+    """The processor GRPO's trainer gets: `processor`, unless its tokenizer prepends a bos that the
+    chat template already writes (Gemma 3's). TRL 1.16 tokenizes the rendered prompts again for
+    the image inputs of its forward pass, with the tokenizer's special tokens: a second bos there
+    shifts the image token types by one position against the prompt it generated from. Such a
+    tokenizer is given to the trainer as a copy that does not prepend it; the model is saved with
+    the processor as it was loaded."""
+    tokenizer = processor.tokenizer
+    prompt = processor.apply_chat_template(
+        user_message(""), add_generation_prompt=True, tokenize=False
+    )
+    prepends_bos = tokenizer.bos_token_id is not None and (
+        tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id]
+    )
+    if not (prepends_bos and template_adds_bos(tokenizer, [prompt])):
+        return processor
+    trainer_processor = copy.deepcopy(processor)
+    trainer_processor.tokenizer.add_bos_token = False  # rebuilds its post-processor without bos
+    return trainer_processor
+
+
 def lora_config(spec: dict):
     """A peft LoraConfig for the spec's LoRA settings, or None for full fine-tuning."""
     if spec["lora"] is None:
@@ -153,16 +196,18 @@ def lora_config(spec: dict):
 
 
 def build_trainer(spec: dict, model, processor, dataset, arguments: dict):
-    """TRL's GRPOTrainer or SFTTrainer, as the spec names."""
+    """TRL's GRPOTrainer or SFTTrainer, as the spec names. GRPO's rewards read each completion
+    as the reply the model's chat template holds (clsrl.families: after its reply separator)."""
     if spec["trainer"] == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
+        separator = family_for(model.config.model_type).reply_separator
         return GRPOTrainer(
             model=model,
-            reward_funcs=reward_functions(spec["rewards"]),
+            reward_funcs=reward_functions(spec["rewards"], reply_separator=separator),
             args=GRPOConfig(**arguments),
             train_dataset=dataset,
-            processing_class=processor,
+            processing_class=processor_for_grpo(processor),
             peft_config=lora_config(spec),
         )
     from trl import SFTConfig, SFTTrainer
@@ -185,7 +230,8 @@ def prepare_trainer(
     runtime: TrainingRuntime | None = None,
 ):
     """(TRL trainer, processor) for a spec, ready to train: the base model loaded with float32
-    master weights, the training rows, the trainer's settings."""
+    master weights, the training rows, the trainer's settings (GRPO's sampling never emits the
+    model family's image placeholder tokens)."""
     runtime = runtime or runtime_from()
     bf16 = use_bf16(spec["precision"])
     model, processor = load_model_and_processor(
@@ -196,6 +242,10 @@ def prepare_trainer(
     )
     rows = training_rows(read_questions(questions_path), Path(dataset_dir), spec)
     arguments = trainer_arguments(spec, Path(checkpoint_dir), runtime, bf16)
+    if spec["trainer"] == "grpo":
+        arguments = with_suppressed_tokens(
+            arguments, suppressed_token_ids(model, processor.tokenizer)
+        )
     trainer = build_trainer(spec, model, processor, datasets.Dataset.from_list(rows), arguments)
     return trainer, processor
 

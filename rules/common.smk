@@ -86,6 +86,11 @@ def tiny_shape(wildcards):
     return TINY_BUILDS[wildcards.tiny]
 
 
+def tiny_build_settings(wildcards):
+    """The seed and image size of a tiny built-in model (clsrl.study.Study.tiny_build_params)."""
+    return STUDY.tiny_build_params(TINY_BUILDS[wildcards.tiny])
+
+
 def toy_model_base(wildcards):
     """What the toy model is made from: nothing when the shipped one is used, else the tiny one."""
     if STUDY.toy_model_source() == "shipped":

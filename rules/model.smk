@@ -1,10 +1,12 @@
-# The base model: built offline for builtin:tiny-qwen2-vl, builtin:tiny-qwen2.5-vl,
+# The base model: built offline for the tiny random models of every family (builtin:tiny-qwen2-vl,
+# tiny-qwen2.5-vl, tiny-qwen3-vl, tiny-gemma3, tiny-idefics3: clsrl.config.TINY_BUILDS),
 # builtin:toy-qwen2-vl and builtin:qwen2-vl-2b-random; hub names and local paths need no rule.
 
 
 rule build_tiny_model:
-    """builtin:tiny-qwen2-vl and builtin:tiny-qwen2.5-vl: tiny random models built offline
-    (clsrl.tiny_model; clsrl.config.TINY_BUILDS gives each its shape)."""
+    """builtin:tiny-qwen2-vl, tiny-qwen2.5-vl, tiny-qwen3-vl, tiny-gemma3 and
+    tiny-idefics3: tiny random models built offline (clsrl.tiny_model;
+    clsrl.config.TINY_BUILDS gives each its shape)."""
     output:
         directory(BASE_MODEL.format(name="{tiny}")),
     log:
@@ -17,7 +19,7 @@ rule build_tiny_model:
         "../envs/clsrl.yaml"
     params:
         version=STAGE_VERSIONS["base_model"],
-        settings=STUDY.tiny_model_params(),
+        settings=tiny_build_settings,
         shape=tiny_shape,
     script:
         "../workflow_scripts/build_tiny_model.py"

@@ -280,3 +280,92 @@ def test_the_workflow_builds_the_full_size_model_offline(tmp_path):
     assert saved["text_config"]["vocab_size"] == 151_936
     processor = AutoProcessor.from_pretrained(model)
     assert len(processor.tokenizer) == 151_936
+
+
+# --- every family's builder ------------------------------------------------------------------
+
+
+def test_the_tiny_qwen2_vl_build_is_the_shipped_toy_models_starting_point(tiny_path):
+    """The family builders leave Qwen2-VL's as it was: the tokenizer and config the shipped toy
+    model was pre-trained from (its padding setting and use_cache come from its training)."""
+    import json
+
+    from clsrl.datasets.demo import demo_texts
+    from clsrl.toy_model import shipped_folder
+
+    shipped = json.loads((shipped_folder() / "tokenizer.json").read_text())
+    built = json.loads(build_tokenizer(demo_texts()).backend_tokenizer.to_str())
+    assert {**shipped, "padding": None} == built
+    config = json.loads((shipped_folder() / "config.json").read_text())
+    rebuilt = json.loads((tiny_path / "config.json").read_text())  # the corpus changes no id
+    assert {**config, "use_cache": None} == {**rebuilt, "use_cache": None}
+
+
+def test_qwen3_vl_chat_template_is_verbatim():
+    """Byte for byte the template of Qwen's Qwen3-VL Instruct checkpoints (the sha256 of the one
+    the Qwen3-VL-8B-Instruct GGUF files carry, which copy the checkpoint's)."""
+    import hashlib
+
+    from clsrl.tiny_model import QWEN3_VL_CHAT_TEMPLATE
+
+    digest = hashlib.sha256(QWEN3_VL_CHAT_TEMPLATE.encode()).hexdigest()
+    assert digest == "3636d0f0bd6bef02654cdffdc447b79cb2cef8ab02cc75267345946291a489e4"
+    assert len(QWEN3_VL_CHAT_TEMPLATE) == 5292
+
+
+@pytest.mark.parametrize("architecture", ["qwen2_vl", "qwen3_vl", "gemma3", "idefics3"])
+def test_each_family_tokenizer_has_its_special_tokens_first(architecture):
+    from clsrl.tiny_model import ARCHITECTURES
+
+    vocabulary = ARCHITECTURES[architecture].vocabulary
+    tokenizer = build_tokenizer(architecture=architecture)
+    tokens = list(vocabulary.special_tokens)
+    assert tokenizer.convert_tokens_to_ids(tokens) == list(range(len(tokens)))
+    assert (tokenizer.eos_token, tokenizer.pad_token, tokenizer.bos_token) == (
+        vocabulary.eos,
+        vocabulary.pad,
+        vocabulary.bos,
+    )
+    assert tokenizer.padding_side == "left"
+    assert set(tokens) <= set(tokenizer.all_special_tokens)  # skipped when answers are decoded
+    for name, token in vocabulary.named.items():  # what the processor reads (Gemma's boi_token)
+        assert getattr(tokenizer, name) == token
+    first = tokenizer("cat")["input_ids"][0]
+    assert (first == tokenizer.bos_token_id) == vocabulary.prepend_bos  # Gemma's tokenizer only
+    text = render_prompt("thinking", "What type of object is in the photo?\nPlease choose one.")
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_gemma3_and_idefics3_render_a_question_as_their_checkpoints_do():
+    from clsrl.tiny_model import ARCHITECTURES
+
+    rendered = {
+        architecture: build_tokenizer(architecture=architecture).apply_chat_template(
+            user_turn(QUESTION), add_generation_prompt=True, tokenize=False
+        )
+        for architecture in ("gemma3", "idefics3")
+    }
+    assert rendered == {
+        "gemma3": f"<bos><start_of_turn>user\n<start_of_image>{QUESTION}<end_of_turn>\n"
+        "<start_of_turn>model\n",
+        "idefics3": f"<|im_start|>User:<image>{QUESTION}<end_of_utterance>\nAssistant:",
+    }
+    gemma = build_tokenizer(architecture="gemma3")
+    system = [{"role": "system", "content": "Be brief."}]
+    folded = gemma.apply_chat_template(system + user_turn(QUESTION), tokenize=False)
+    assert folded.startswith("<bos><start_of_turn>user\nBe brief.\n\n<start_of_image>")
+    assert ARCHITECTURES["qwen2_5_vl"].chat_template == CHAT_TEMPLATE  # Qwen2.5-VL ships it
+
+
+@pytest.mark.parametrize("shape", ["tiny-qwen3-vl", "tiny-gemma3", "tiny-idefics3"])
+def test_each_new_family_shape_is_as_small_as_the_tiny_one(shape):
+    from clsrl.tiny_model import ARCHITECTURES
+
+    spec = SHAPES[shape]
+    config = build_config(build_tokenizer(architecture=spec.architecture), spec)
+    with torch.device("meta"):
+        model = ARCHITECTURES[spec.architecture].model_class(config)
+    parameters = sum(p.numel() for p in model.parameters())
+    assert 150_000 < parameters < 300_000, parameters
+    assert config.get_text_config().num_hidden_layers == 2
+    assert config.get_text_config().hidden_size == 64

@@ -1,4 +1,5 @@
-"""Build a random Qwen VLM offline (rules build_tiny_model, build_full_size_model)."""
+"""Build a tiny random model of a family, or Qwen2-VL-2B's full-size random one, offline (rules
+build_tiny_model, build_full_size_model)."""
 
 from clsrl.datasets.demo import demo_texts
 from clsrl.tiny_model import build_tiny_model
