@@ -5,14 +5,17 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, Qwen2VLProcessor
 
-from clsrl.modeling import load_model_and_processor, resolve_device, resolve_precision
-from clsrl.prompts import render_prompt
-from clsrl.tiny_model import (
+from clsrl.family_vocabularies import (
     CHAT_TEMPLATE,
     DEFAULT_SYSTEM_PROMPT,
     IMAGE_PAD,
-    SHAPES,
+    QWEN3_VL_CHAT_TEMPLATE,
     SPECIAL_TOKENS,
+)
+from clsrl.modeling import load_model_and_processor, resolve_device, resolve_precision
+from clsrl.prompts import render_prompt
+from clsrl.tiny_model import (
+    SHAPES,
     build_config,
     build_model,
     build_tiny_model,
@@ -305,8 +308,6 @@ def test_qwen3_vl_chat_template_is_verbatim():
     """Byte for byte the template of Qwen's Qwen3-VL Instruct checkpoints (the sha256 of the one
     the Qwen3-VL-8B-Instruct GGUF files carry, which copy the checkpoint's)."""
     import hashlib
-
-    from clsrl.tiny_model import QWEN3_VL_CHAT_TEMPLATE
 
     digest = hashlib.sha256(QWEN3_VL_CHAT_TEMPLATE.encode()).hexdigest()
     assert digest == "3636d0f0bd6bef02654cdffdc447b79cb2cef8ab02cc75267345946291a489e4"
