@@ -28,7 +28,8 @@ What the table decides, and where:
 
 Batching needs no entry: clsrl.inference gives each prompt its own image list and leaves out
 the tokenizer's special tokens when the rendered template already starts with them (Gemma 3's
-`<bos>`), for every family alike.
+`<bos>`), for every family alike. Neither do LoRA's targets (`all-linear`: every linear layer but
+the output head, whatever its name) nor the image pixels (the checkpoint's processor's own).
 
 To add a family: an entry in FAMILIES with the facts above, a tiny random builder in
 clsrl.tiny_model (its real architecture, processor and chat template), and its row in the
