@@ -16,9 +16,10 @@ What the table decides, and where:
 
 - `placeholder_tokens`: the tokens that stand for an image (or video) in the text, the chat
   template's placeholder and what the processor expands it into. Generation never emits them
-  (`suppressed_token_ids`: evaluation in clsrl.inference, GRPO's sampling in clsrl.train): a
-  sampled image token would be taken for an image whose features do not exist, and GRPO's
-  forward pass over the completion fails on the count mismatch.
+  (`suppressed_token_ids`: evaluation in clsrl.inference and clsrl.vllm_backend, GRPO's sampling
+  in clsrl.train; vLLM's lowest logit bias where vLLM samples): a sampled image token would be
+  taken for an image whose features do not exist, and GRPO's forward pass over the completion
+  fails on the count mismatch.
 - `reply_separator`: what the chat template writes between the generation prompt and the reply
   (Idefics3: `Assistant:` then a space, then the reply). A completion starts with it; the rewards
   and the scored output read the reply after it (`reply`), as the template holds it.
@@ -122,14 +123,15 @@ def family_for(model_type: str, model: str | None = None) -> Family:
     )
 
 
-def suppressed_token_ids(model, tokenizer) -> list[int]:
+def suppressed_token_ids(config, tokenizer) -> list[int]:
     """The ids generation must never emit: the family's placeholder tokens that `tokenizer` has,
-    and the model config's own image and video token ids, sorted."""
-    family = family_for(model.config.model_type)
+    and the model config's (`model.config`, or the checkpoint's AutoConfig) own image and video
+    token ids, sorted."""
+    family = family_for(config.model_type)
     vocabulary = tokenizer.get_vocab()
     ids = {vocabulary[token] for token in family.placeholder_tokens if token in vocabulary}
     for name in ("image_token_id", "video_token_id"):
-        token_id = getattr(model.config, name, None)
+        token_id = getattr(config, name, None)
         if isinstance(token_id, int):
             ids.add(token_id)
     return sorted(ids)

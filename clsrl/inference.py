@@ -57,7 +57,7 @@ def _generate_batch(model, processor, images, prompts, max_new_tokens) -> list[s
             **inputs,
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            suppress_tokens=suppressed_token_ids(model, processor.tokenizer),
+            suppress_tokens=suppressed_token_ids(model.config, processor.tokenizer),
         )
     completions = output[:, inputs["input_ids"].shape[1] :]
     family = family_for(model.config.model_type)

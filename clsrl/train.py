@@ -43,6 +43,7 @@ from clsrl.provenance import provenance
 from clsrl.questions import read_questions
 from clsrl.rewards import reward_functions
 from clsrl.study import Study, TrainingRuntime
+from clsrl.vllm_backend import suppression_bias
 
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on a signal with a checkpoint saved; rerun to resume
 SPEC_FILE = "training_spec.json"
@@ -144,17 +145,21 @@ def with_suppressed_tokens(arguments: dict, token_ids: list[int]) -> dict:
     placeholder token: the trainer's forward pass over it would find an image token without
     features and fail. The spec itself is not changed (it names the job's outputs).
 
-    vLLM's sampling takes no `suppress_tokens`: with `use_vllm` the arguments are returned as
-    they are.
+    With `use_vllm`, TRL gives `generation_kwargs` to vLLM's `SamplingParams` (colocate) or to
+    its server's completions request, which take no `suppress_tokens`: the tokens get vLLM's
+    lowest logit bias instead (`logit_bias`, see clsrl.vllm_backend.SUPPRESSION_BIAS).
 
     >>> with_suppressed_tokens({"generation_kwargs": {"min_new_tokens": 2}}, [5, 3])
     {'generation_kwargs': {'min_new_tokens': 2, 'suppress_tokens': [3, 5]}}
+    >>> with_suppressed_tokens({"use_vllm": True}, [5, 3])["generation_kwargs"]
+    {'logit_bias': {3: -100.0, 5: -100.0}}
     """
-    if arguments.get("use_vllm"):
-        return arguments
     generation = dict(arguments.get("generation_kwargs") or {})
-    suppressed = set(generation.get("suppress_tokens") or []) | set(token_ids)
-    generation["suppress_tokens"] = sorted(suppressed)
+    if arguments.get("use_vllm"):
+        generation["logit_bias"] = suppression_bias(token_ids, generation.get("logit_bias"))
+    else:
+        suppressed = set(generation.get("suppress_tokens") or []) | set(token_ids)
+        generation["suppress_tokens"] = sorted(suppressed)
     return {**arguments, "generation_kwargs": generation}
 
 
@@ -244,7 +249,7 @@ def prepare_trainer(
     arguments = trainer_arguments(spec, Path(checkpoint_dir), runtime, bf16)
     if spec["trainer"] == "grpo":
         arguments = with_suppressed_tokens(
-            arguments, suppressed_token_ids(model, processor.tokenizer)
+            arguments, suppressed_token_ids(model.config, processor.tokenizer)
         )
     trainer = build_trainer(spec, model, processor, datasets.Dataset.from_list(rows), arguments)
     return trainer, processor

@@ -17,6 +17,14 @@ API followed: vLLM's V1 offline `LLM` as on its main branch (`vllm/entrypoints/l
 temperature 0 being greedy. transformers' greedy `generate` still applies the checkpoint's
 `repetition_penalty` (generation_config.json), while vLLM ignores the checkpoint's defaults once
 it is given SamplingParams, so the penalty is read from the checkpoint and passed on.
+
+The model family (clsrl.families, from the checkpoint's `model_type`) is handled as in the
+transformers path, within what vLLM offers: the family's image placeholder tokens get vLLM's
+lowest logit bias (`SamplingParams(logit_bias=...)`, -100: vLLM clamps to [-100, 100], and it
+has no `suppress_tokens`), and each answer is the reply after the family's reply separator.
+Not handled: a template that starts with the tokenizer's bos (Gemma 3's). vLLM tokenizes a text
+prompt with or without special tokens depending on its version and model, so such a prompt may
+get a second bos there; the transformers backend is the one tested for Gemma 3.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from clsrl.families import family_for, suppressed_token_ids
 from clsrl.inference import user_message
 from clsrl.io import looks_like_local_path
 from clsrl.modeling import AUTO, check_local_model
@@ -38,6 +47,20 @@ INSTALL_HINT = (
     "(TRL 1.16's `trl[vllm]` extra wants vllm>=0.22,<=0.31), or set "
     "`evaluation.backend: transformers` in the config"
 )
+# The lowest logit bias vLLM accepts (it clamps to [-100, 100], as the OpenAI API): what stands in
+# for transformers' `suppress_tokens`, which vLLM's sampling lacks.
+SUPPRESSION_BIAS = -100.0
+
+
+def suppression_bias(token_ids, logit_bias: dict | None = None) -> dict[int, float]:
+    """vLLM's `logit_bias` that keeps `token_ids` from being sampled, beside any given bias.
+
+    >>> suppression_bias([7, 3], {9: 2.0})
+    {3: -100.0, 7: -100.0, 9: 2.0}
+    """
+    bias = {int(token): float(value) for token, value in (logit_bias or {}).items()}
+    bias.update(dict.fromkeys(token_ids, SUPPRESSION_BIAS))
+    return dict(sorted(bias.items()))
 
 
 def vllm_dtype(dtype: str) -> str:
@@ -75,14 +98,17 @@ class VllmGenerator:
             import vllm
         except ImportError as error:
             raise ImportError(INSTALL_HINT) from error
-        from transformers import AutoProcessor
+        from transformers import AutoConfig, AutoProcessor
 
         if looks_like_local_path(model_name_or_path):
             check_local_model(model_name_or_path)
             model_name_or_path = str(Path(model_name_or_path).expanduser())
         self.dtype = vllm_dtype(dtype)
         self.repetition_penalty = checkpoint_repetition_penalty(model_name_or_path)
+        config = AutoConfig.from_pretrained(model_name_or_path)
+        self.family = family_for(config.model_type, model_name_or_path)
         self.processor = AutoProcessor.from_pretrained(model_name_or_path)
+        self.suppressed = suppressed_token_ids(config, self.processor.tokenizer)
         self._sampling_params = vllm.SamplingParams
         self.llm = vllm.LLM(
             model=model_name_or_path,
@@ -101,7 +127,8 @@ class VllmGenerator:
     def __call__(
         self, images: Sequence[Image.Image], prompts: Sequence[str], max_new_tokens: int
     ) -> list[str]:
-        """Greedy answers for (image, prompt) pairs, decoded without special tokens."""
+        """Greedy answers for (image, prompt) pairs, decoded without special tokens, each the
+        reply after the family's reply separator."""
         if len(images) != len(prompts):
             raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
         if not prompts:
@@ -115,6 +142,7 @@ class VllmGenerator:
             max_tokens=max_new_tokens,
             skip_special_tokens=True,
             repetition_penalty=self.repetition_penalty,
+            logit_bias=suppression_bias(self.suppressed),
         )
         results = self.llm.generate(requests, sampling_params=params, use_tqdm=False)
-        return [request.outputs[0].text for request in results]
+        return [self.family.reply(request.outputs[0].text) for request in results]

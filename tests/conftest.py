@@ -3,7 +3,9 @@
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -78,3 +80,33 @@ def colours_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data") / "demo-colours"
     generate_demo_dataset("demo-colours", out, per_class={"train": 8, "val": 1, "test": 4})
     return out
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """A `vllm` module whose `LLM` records its arguments and answers each request with
+    `module.reply(request)` (by default: the prompt echoed back)."""
+    module = types.ModuleType("vllm")
+    module.llms = []
+    module.reply = lambda request: f"echo {request['prompt']}"
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    class LLM:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+            self.calls = []
+            module.llms.append(self)
+
+        def generate(self, prompts, sampling_params=None, **kwargs):
+            self.calls.append((list(prompts), sampling_params))
+            return [
+                SimpleNamespace(outputs=[SimpleNamespace(text=module.reply(p))]) for p in prompts
+            ]
+
+    module.LLM = LLM
+    module.SamplingParams = SamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    return module

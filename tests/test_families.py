@@ -68,7 +68,7 @@ def test_evaluation_never_generates_an_image_placeholder(tiny_model_dir, monkeyp
     model, processor = load_model_and_processor(str(tiny_model_dir), device="cpu")
     favoured = placeholder_ids(processor, "qwen2_vl")
     assert model.config.image_token_id in favoured
-    assert suppressed_token_ids(model, processor.tokenizer) == sorted(favoured)
+    assert suppressed_token_ids(model.config, processor.tokenizer) == sorted(favoured)
     images = [Image.new("RGB", (IMAGE_SIDE, IMAGE_SIDE), colour) for colour in ("red", "blue")]
     prompts = [QUESTION, "What is it?"]
     favour(model, favoured)
@@ -175,7 +175,7 @@ def test_a_family_loads_through_the_auto_classes_as_its_checkpoint_would(family_
     assert sum(p.numel() for p in model.parameters()) < 300_000  # CPU-sized, as the tiny Qwen2-VL
     vocabulary = processor.tokenizer.get_vocab()
     assert all(token in vocabulary for token in FAMILIES[model_type].placeholder_tokens)
-    suppressed = suppressed_token_ids(model, processor.tokenizer)
+    suppressed = suppressed_token_ids(model.config, processor.tokenizer)
     assert model.config.image_token_id in suppressed
     assert suppressed == sorted(placeholder_ids(processor, model_type))
 
@@ -212,6 +212,29 @@ def test_a_familys_table_entry_matches_its_chat_template(family_model):
         assert prompt == with_system
     else:
         assert "system" not in prompt.lower()
+
+
+@pytest.mark.families
+def test_the_vllm_backend_handles_a_family_as_the_transformers_path(family_model, fake_vllm):
+    """With a stand-in `vllm`: the family's placeholders get vLLM's lowest logit bias, and an
+    answer is the reply after the family's separator, as in clsrl.inference."""
+    from PIL import Image
+
+    from clsrl.vllm_backend import SUPPRESSION_BIAS, VllmGenerator
+
+    model_type, folder = family_model
+    family = FAMILIES[model_type]
+    fake_vllm.reply = lambda request: family.reply_separator + "cat"
+    generator = VllmGenerator(str(folder))
+    image = Image.new("RGB", (IMAGE_SIDE, IMAGE_SIDE), "red")
+    assert generator([image], [QUESTION], max_new_tokens=4) == ["cat"]
+
+    ((requests, params),) = fake_vllm.llms[0].calls
+    bias = params.kwargs["logit_bias"]
+    tokenizer = generator.processor.tokenizer
+    assert set(bias.values()) == {SUPPRESSION_BIAS}
+    assert sorted(bias) == sorted(tokenizer.convert_tokens_to_ids(list(family.placeholder_tokens)))
+    assert requests[0]["prompt"] == generator.chat_text(QUESTION)
 
 
 @pytest.mark.families

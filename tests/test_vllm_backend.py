@@ -1,8 +1,6 @@
 """Contract tests for the vLLM backend, with a fake `vllm` module standing in for the real one."""
 
 import sys
-import types
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -13,35 +11,6 @@ from clsrl.vllm_backend import VllmGenerator
 from tests.conftest import paper_eval, paper_options
 
 PROMPTS = ["Which colour is this? zebra", "Which colour is this? apple", "Is it mango?"]
-
-
-@pytest.fixture
-def fake_vllm(monkeypatch):
-    """A `vllm` module whose `LLM` records its arguments and echoes each prompt back."""
-    module = types.ModuleType("vllm")
-    module.llms = []
-
-    class SamplingParams:
-        def __init__(self, **kwargs):
-            self.kwargs = kwargs
-
-    class LLM:
-        def __init__(self, **kwargs):
-            self.kwargs = kwargs
-            self.calls = []
-            module.llms.append(self)
-
-        def generate(self, prompts, sampling_params=None, **kwargs):
-            self.calls.append((list(prompts), sampling_params))
-            return [
-                SimpleNamespace(outputs=[SimpleNamespace(text=f"echo {p['prompt']}")])
-                for p in prompts
-            ]
-
-    module.LLM = LLM
-    module.SamplingParams = SamplingParams
-    monkeypatch.setitem(sys.modules, "vllm", module)
-    return module
 
 
 def images(n: int) -> list[Image.Image]:
@@ -85,7 +54,11 @@ def test_sampling_is_greedy_with_one_generate_call_per_batch(fake_vllm, tiny_mod
         "max_tokens": 7,
         "skip_special_tokens": True,
         "repetition_penalty": 1.0,  # the tiny model's generation config sets none
+        "logit_bias": {token: -100.0 for token in generator.suppressed},
     }
+    tokenizer = generator.processor.tokenizer
+    placeholders = {"<|vision_start|>", "<|image_pad|>", "<|video_pad|>", "<|vision_end|>"}
+    assert set(tokenizer.convert_ids_to_tokens(generator.suppressed)) == placeholders
 
     generator(images(2), PROMPTS[:2], max_new_tokens=3)
     assert len(llm.calls) == 2
