@@ -6,8 +6,10 @@ of its own and starts fresh (it says so), instead of resuming one trained with o
 
 TRL's trainer writes a checkpoint's files one after the other; a crash or a full disk can leave
 half of them. A checkpoint counts only once `COMMIT_FILE` is written in it, atomically and after
-every process has saved its part (`CommitCheckpoints`); older checkpoints are deleted only then.
-Resuming takes the newest committed checkpoint and removes the uncommitted ones.
+every process has saved its part (`CommitCheckpoints`); it lists every file with its size, and
+older checkpoints are deleted only then. Resuming takes the newest committed checkpoint whose
+files are still those it committed (`checkpoint_problem`), and removes the others; what it
+restores is checked there (clsrl.restore).
 
 SLURM sends SIGTERM ahead of a time limit (the profile asks for it) and on preemption.
 `StopOnSignal` turns it into a checkpoint at the end of the current optimizer step and a stop:
@@ -66,15 +68,41 @@ def is_committed(checkpoint: Path) -> bool:
     return (checkpoint / COMMIT_FILE).is_file()
 
 
+def file_sizes(checkpoint: Path) -> dict[str, int]:
+    """{path relative to the checkpoint: size in bytes} of every file in it but the commit."""
+    return {
+        str(path.relative_to(checkpoint)): path.stat().st_size
+        for path in sorted(checkpoint.rglob("*"))
+        if path.is_file() and path.name != COMMIT_FILE
+    }
+
+
+def checkpoint_problem(checkpoint: Path, spec: dict) -> str | None:
+    """Why a checkpoint cannot be resumed (never committed; committed for another spec or step;
+    a file missing or of another size than at its commit), or None when it can."""
+    if not is_committed(checkpoint):
+        return "never committed (a crash or a full disk during its save)"
+    commit = json.loads((checkpoint / COMMIT_FILE).read_text())
+    step = int(CHECKPOINT_PATTERN.match(checkpoint.name)[1])
+    if commit.get("spec_hash") != spec_hash(spec) or commit.get("global_step") != step:
+        return f"its commit names another job or step ({commit})"
+    committed, now = commit.get("files", {}), file_sizes(checkpoint)
+    changed = sorted(n for n in committed.keys() | now.keys() if committed.get(n) != now.get(n))
+    if changed:
+        sizes = [f"{n}: {now.get(n)} bytes, committed {committed.get(n)}" for n in changed[:3]]
+        return f"its files changed since its commit ({'; '.join(sizes)})"
+    return None
+
+
 def resumable_checkpoint(
     checkpoint_root: Path, spec: dict, log: Callable[[str], None] = print
 ) -> Path | None:
-    """The newest committed checkpoint of this spec, after removing uncommitted ones; None (and
-    a line saying why) when there is none."""
+    """The newest committed, intact checkpoint of this spec, after removing the others; None
+    (and a line saying why) when there is none."""
     folder = spec_checkpoint_dir(checkpoint_root, spec)
     for _, checkpoint in checkpoints_in(folder):
-        if not is_committed(checkpoint):
-            log(f"removing {checkpoint}: never committed (a crash or a full disk during its save)")
+        if problem := checkpoint_problem(checkpoint, spec):
+            log(f"removing {checkpoint}: {problem}")
             shutil.rmtree(checkpoint, ignore_errors=True)
     committed = checkpoints_in(folder)
     others = sorted(p.name for p in Path(checkpoint_root).glob("spec-*") if p != folder)
@@ -91,7 +119,7 @@ def resumable_checkpoint(
 
 class CommitCheckpoints(TrainerCallback):
     """After the trainer saved checkpoint-N: wait for every process, commit it (write
-    COMMIT_FILE, atomically), then delete the older checkpoints."""
+    COMMIT_FILE, with every file's size, atomically), then delete the older checkpoints."""
 
     def __init__(self, accelerator, spec: dict):
         self.accelerator, self.spec_hash = accelerator, spec_hash(spec)
@@ -102,10 +130,8 @@ class CommitCheckpoints(TrainerCallback):
             folder = Path(args.output_dir)
             current = folder / f"checkpoint-{state.global_step}"
             honour_umask(current)
-            write_json(
-                current / COMMIT_FILE,
-                {"global_step": state.global_step, "spec_hash": self.spec_hash},
-            )
+            commit = {"global_step": state.global_step, "spec_hash": self.spec_hash}
+            write_json(current / COMMIT_FILE, {**commit, "files": file_sizes(current)})
             for _, older in checkpoints_in(folder):
                 if older != current:
                     shutil.rmtree(older, ignore_errors=True)

@@ -12,6 +12,7 @@ shared cluster could not read).
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import shutil
@@ -67,7 +68,9 @@ def write_atomic(path: str | Path, text: str) -> None:
 @contextmanager
 def folder_written_atomically(path: str | Path) -> Iterator[Path]:
     """Yield a hidden sibling folder to fill; when the block ends it replaces `path`, and when the
-    block fails it is removed, so a crash never leaves a half-written folder at `path`.
+    block fails it is removed, so a crash never leaves a half-written folder at `path`. Staging
+    folders of `path` that a killed process left (`.NAME.partial-PID`) are removed first: only
+    one job writes an output at a time (Snakemake's lock), so none of them is in use.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "model"
@@ -78,8 +81,9 @@ def folder_written_atomically(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)  # left by a crashed run of a process with this id
     try:
         yield staging
         honour_umask(staging)

@@ -6,10 +6,13 @@
 
 The spec (clsrl.training_spec) says what to train; this module only carries it out. Checkpoints go
 to CHECKPOINT_DIR/spec-<hash>, outside the output, so a killed or preempted job, rerun with the
-same spec, resumes from its newest committed checkpoint (clsrl.checkpoints); SIGTERM saves one and
-exits with status 75. The final model is written to a temporary sibling folder and renamed into
-place, so an incomplete folder is never taken for a finished model. Beside the model: the spec,
-provenance and the per-step log (`log_history.csv`: loss, rewards per function, reward std,
+same spec, resumes from its newest committed checkpoint (clsrl.checkpoints): weights, optimizer,
+scheduler, RNG states and step, each checked (clsrl.restore). SIGTERM saves one and exits with
+status 75. The final model is written to a temporary sibling folder and renamed into place, so an
+incomplete folder is never taken for a finished model; a model whose trained weights still equal
+the base model's after steps that had gradients is never published (`WeightsUnchanged`). A full
+disk is said in words (clsrl.disk_space). Beside the model: the spec, provenance with what was
+restored, and the per-step log (`log_history.csv`: loss, rewards per function, reward std,
 lengths, KL).
 """
 
@@ -28,12 +31,14 @@ import pandas as pd
 import torch
 
 from clsrl.checkpoints import (
+    CHECKPOINT_PATTERN,
     CommitCheckpoints,
     StopOnSignal,
     TrainingStopped,
     resumable_checkpoint,
     spec_checkpoint_dir,
 )
+from clsrl.disk_space import disk_full_explained
 from clsrl.families import family_for, suppressed_token_ids
 from clsrl.inference import load_image, template_adds_bos, user_message
 from clsrl.io import folder_written_atomically, read_json, write_atomic, write_json
@@ -41,6 +46,7 @@ from clsrl.modeling import attention_implementation, load_model_and_processor
 from clsrl.prompts import render_prompt
 from clsrl.provenance import provenance
 from clsrl.questions import read_questions
+from clsrl.restore import CheckpointRestore, trainable_weights, weight_checksums
 from clsrl.rewards import reward_functions
 from clsrl.study import Study, TrainingRuntime
 from clsrl.vllm_backend import suppression_bias
@@ -270,6 +276,45 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+class WeightsUnchanged(RuntimeError):
+    """Training ran steps with gradients, yet the weights it trained are the base model's."""
+
+
+def check_weights_changed(trainer, base_checksums: dict[str, int]) -> None:
+    """Raise WeightsUnchanged when a logged step had a gradient and a learning rate above zero
+    and the trainable weights still equal the base model's, bit for bit (checksums taken before
+    training). A run whose steps had no gradient (GRPO rewards all alike) may leave them so."""
+    norms = [
+        entry["grad_norm"]
+        for entry in trainer.state.log_history
+        if entry.get("grad_norm", 0) > 0 and entry.get("learning_rate", 0) > 0
+    ]
+    if norms and weight_checksums(trainable_weights(trainer.model)) == base_checksums:
+        raise WeightsUnchanged(
+            f"training reached step {trainer.state.global_step} with gradients (grad_norm up to "
+            f"{max(norms):.3g}), yet the weights it trained equal the base model's, bit for bit: "
+            "the model is not published. A checkpoint or optimizer fault, not a result; the log "
+            "above says what was resumed"
+        )
+
+
+def checkpoint_bytes(model) -> int:
+    """About what one checkpoint of `model` takes: the weights it saves (under LoRA the adapter
+    only) and AdamW's two moments per trainable weight."""
+    from peft import PeftModel
+
+    trainable = list(trainable_weights(model).values())
+    saved = trainable if isinstance(model, PeftModel) else list(model.parameters())
+    return sum(p.numel() * p.element_size() for p in saved) + 2 * sum(
+        p.numel() * p.element_size() for p in trainable
+    )
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The global step of a checkpoint-N folder."""
+    return int(CHECKPOINT_PATTERN.match(Path(checkpoint).name)[1])
+
+
 def train(
     spec: dict,
     base_model: str,
@@ -279,47 +324,52 @@ def train(
     checkpoint_dir: str | Path,
     runtime: TrainingRuntime | None = None,
 ) -> Path:
-    """Train as the spec says, resuming this spec's newest committed checkpoint; write the model
-    atomically. Raises TrainingStopped when SIGTERM stopped it (after saving a checkpoint)."""
+    """Train as the spec says, resuming this spec's newest committed checkpoint (checked, see
+    clsrl.restore); write the model atomically. Raises TrainingStopped when SIGTERM stopped it
+    (after saving a checkpoint), DiskFull when a save found no space."""
     output_dir, checkpoint_dir = Path(output_dir), Path(checkpoint_dir)
     runtime = runtime or runtime_from()
     resume_from = resumable_checkpoint(checkpoint_dir, spec)
+    spec_checkpoints = spec_checkpoint_dir(checkpoint_dir, spec)
     trainer, processor = prepare_trainer(
-        spec,
-        base_model,
-        questions_path,
-        dataset_dir,
-        spec_checkpoint_dir(checkpoint_dir, spec),
-        runtime,
+        spec, base_model, questions_path, dataset_dir, spec_checkpoints, runtime
     )
     dtypes = dtypes_in_training(trainer)
     print(f"training with {dtypes}", flush=True)
+    base_checksums = weight_checksums(trainable_weights(trainer.model))
+    restore = None
     if resume_from:
         print(f"resuming from {resume_from}", flush=True)
+        restore = CheckpointRestore(trainer, resume_from, checkpoint_step(resume_from))
+        trainer.add_callback(restore)
     trainer.add_callback(CommitCheckpoints(trainer.accelerator, spec))
     stop = StopOnSignal(trainer.accelerator)
     trainer.add_callback(stop)
     try:
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        with disk_full_explained(spec_checkpoints, checkpoint_bytes(trainer.model), "a checkpoint"):
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         stop.restore()
     if stop.stopped_at is not None:
         raise TrainingStopped(
             f"stopped by a signal after step {stop.stopped_at}, whose checkpoint is committed in "
-            f"{spec_checkpoint_dir(checkpoint_dir, spec)}: rerun the job to resume from it"
+            f"{spec_checkpoints}: rerun the job to resume from it"
         )
+    check_weights_changed(trainer, base_checksums)
     if trainer.is_world_process_zero():
-        save_final_model(trainer, processor, spec, output_dir, resume_from, dtypes)
+        restored = restore.record(trainer.state.global_step) if restore else None
+        save_final_model(trainer, processor, spec, output_dir, restored, dtypes)
         if not runtime.keep_checkpoints:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return output_dir
 
 
 def save_final_model(
-    trainer, processor, spec: dict, output_dir: Path, resumed_from, dtypes: dict
+    trainer, processor, spec: dict, output_dir: Path, restored: dict | None, dtypes: dict
 ) -> None:
     """Model (LoRA merged, in the compute dtype), processor, spec, record and step log; renamed
-    into place at the end."""
+    into place at the end. `restored`: what was restored from a checkpoint, checked
+    (CheckpointRestore.record), or None for a run from the base model."""
     model = trainer.model
     if spec["lora"] is not None:
         model = model.merge_and_unload()
@@ -327,7 +377,8 @@ def save_final_model(
     model = model.to(saved_dtype)  # a bf16 model is published in bf16, as Qwen2-VL is
     record = provenance(spec)
     record.update(
-        resumed_from=str(resumed_from) if resumed_from else None,
+        resumed_from=restored["checkpoint"] if restored else None,
+        restored=restored,
         global_step=trainer.state.global_step,
         world_size=trainer.args.world_size,
         train_runtime_s=next(
@@ -337,7 +388,11 @@ def save_final_model(
         saved_dtype=_dtype_name(saved_dtype),
     )
     steps = [entry for entry in trainer.state.log_history if "train_runtime" not in entry]
-    with folder_written_atomically(output_dir) as staging:
+    model_bytes = sum(p.numel() for p in model.parameters()) * saved_dtype.itemsize
+    with (
+        disk_full_explained(output_dir.parent, model_bytes, f"the model {output_dir.name}"),
+        folder_written_atomically(output_dir) as staging,
+    ):
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
         write_json(staging / SPEC_FILE, spec)
