@@ -14,7 +14,7 @@ loads, one log line lists "missing keys", and training goes on from the base wei
 - LoRA: the adapter, through peft's `set_peft_model_state_dict`; the adapter state read back must
   equal the file's, key for key;
 - FSDP: the Trainer's own path (accelerate reads `pytorch_model_fsdp.bin`, which holds the
-  in-memory names, and loads it strictly); its weights are not checksummed (they are sharded).
+  in-memory names, and loads it strictly); the weights, gathered, are checksummed against it.
 
 Before the first resumed step it checks that training starts from what the checkpoint holds: the
 weights (exact checksums, `weight_checksum`), the optimizer's state and step count, the
@@ -36,6 +36,7 @@ from transformers import TrainerCallback
 
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+FSDP_WEIGHTS_FILE = "pytorch_model_fsdp.bin"  # accelerate's FULL_STATE_DICT, in-memory names
 CHECKSUM_CHUNK = 1 << 24  # elements summed at once: bounds the int64 copy's memory
 INTEGER_VIEWS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
@@ -211,7 +212,7 @@ class CheckpointRestore(TrainerCallback):
         model = model if model is not None else self.trainer.model
         if self.trainer.is_fsdp_enabled:
             self._trainer_load(checkpoint, model)
-            self.restored["weights"] = {"what": "FSDP shards, by accelerate (strict)"}
+            self.restored["weights"] = {"what": "FSDP shards, loaded by accelerate"}
             return
         from peft import PeftModel
 
@@ -235,7 +236,9 @@ class CheckpointRestore(TrainerCallback):
             problems.append("its weights were never loaded")
         if state.global_step != self.step:
             problems.append(f"the trainer is at step {state.global_step}, not {self.step}")
-        if self.loaded is not None:
+        if self.trainer.is_fsdp_enabled:
+            problems += self._check_fsdp_weights(model)
+        elif self.loaded is not None:
             now = self._weights_now(model)
             changed = [name for name, checksum in self.loaded.items() if now.get(name) != checksum]
             if changed:
@@ -256,6 +259,39 @@ class CheckpointRestore(TrainerCallback):
             self.restored["scheduler"] = {"step": scheduler.last_epoch}
         if problems:
             raise CheckpointMismatch(f"resuming {self.checkpoint}: " + "; ".join(problems))
+
+    def _check_fsdp_weights(self, model) -> list[str]:
+        """Gather the sharded weights (every process takes part) and compare them with the
+        checkpoint's `pytorch_model_fsdp.bin` on the main process; every process learns the
+        outcome, so that all stop together."""
+        accelerator = self.trainer.accelerator
+        whole = accelerator.get_state_dict(model)  # a collective: whole on the main process
+        differ: list[str] = []
+        checked = 0
+        if accelerator.is_main_process:
+            saved_file = self.checkpoint / FSDP_WEIGHTS_FILE
+            if not saved_file.is_file():
+                differ = [f"{FSDP_WEIGHTS_FILE} (absent: not a FULL_STATE_DICT checkpoint)"]
+            else:
+                saved = torch.load(saved_file, weights_only=True, map_location="cpu")
+                from peft import PeftModel
+
+                # Under LoRA the file holds the adapter only: every trainable weight must be in it.
+                needed = set(trainable_weights(model)) if isinstance(model, PeftModel) else whole
+                checked = len(saved)
+                differ = sorted((saved.keys() - whole.keys()) | (needed - saved.keys())) + [
+                    name
+                    for name in saved.keys() & whole.keys()
+                    if weight_checksum(saved[name]) != weight_checksum(whole[name])
+                ]
+        flag = torch.tensor([float(len(differ))], device=accelerator.device)
+        if accelerator.reduce(flag, reduction="sum").item() > 0:
+            return [f"the gathered weights {_names(differ) or 'on the main process'} are not its"]
+        self.restored["weights"].update(
+            tensors=checked,
+            checked="gathered, exact checksums before the first step",
+        )
+        return []
 
     def _load_rng_state(self, checkpoint) -> None:
         self._trainer_load_rng(checkpoint)

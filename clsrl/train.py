@@ -27,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import datasets
-import pandas as pd
 import torch
 
 from clsrl.checkpoints import (
@@ -41,10 +40,19 @@ from clsrl.checkpoints import (
 from clsrl.disk_space import disk_full_explained
 from clsrl.families import family_for, suppressed_token_ids
 from clsrl.inference import load_image, template_adds_bos, user_message
-from clsrl.io import folder_written_atomically, read_json, write_atomic, write_json
+from clsrl.io import read_json
 from clsrl.modeling import attention_implementation, load_model_and_processor
 from clsrl.prompts import render_prompt
-from clsrl.provenance import provenance
+from clsrl.publish import (  # noqa: F401 (the file names are clsrl.train's too)
+    LOG_HISTORY_FILE,
+    RECORD_FILE,
+    SPEC_FILE,
+    WeightsUnchanged,
+    check_weights_changed,
+    dtype_name,
+    save_final_model,
+    whole_trained_model,
+)
 from clsrl.questions import read_questions
 from clsrl.restore import CheckpointRestore, trainable_weights, weight_checksums
 from clsrl.rewards import reward_functions
@@ -52,9 +60,6 @@ from clsrl.study import Study, TrainingRuntime
 from clsrl.vllm_backend import suppression_bias
 
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on a signal with a checkpoint saved; rerun to resume
-SPEC_FILE = "training_spec.json"
-RECORD_FILE = "training_record.json"
-LOG_HISTORY_FILE = "log_history.csv"
 
 
 def runtime_from(save_steps: int | None = None, **changes) -> TrainingRuntime:
@@ -266,36 +271,10 @@ def dtypes_in_training(trainer) -> dict:
     trainable = [p.dtype for p in trainer.model.parameters() if p.requires_grad]
     reference = getattr(trainer, "ref_model", None)
     return {
-        "weights_dtype": _dtype_name(trainable[0]) if trainable else None,
+        "weights_dtype": dtype_name(trainable[0]) if trainable else None,
         "compute_dtype": "bfloat16" if trainer.args.bf16 else "float32",
-        "reference_dtype": _dtype_name(reference.dtype) if reference is not None else None,
+        "reference_dtype": dtype_name(reference.dtype) if reference is not None else None,
     }
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-class WeightsUnchanged(RuntimeError):
-    """Training ran steps with gradients, yet the weights it trained are the base model's."""
-
-
-def check_weights_changed(trainer, base_checksums: dict[str, int]) -> None:
-    """Raise WeightsUnchanged when a logged step had a gradient and a learning rate above zero
-    and the trainable weights still equal the base model's, bit for bit (checksums taken before
-    training). A run whose steps had no gradient (GRPO rewards all alike) may leave them so."""
-    norms = [
-        entry["grad_norm"]
-        for entry in trainer.state.log_history
-        if entry.get("grad_norm", 0) > 0 and entry.get("learning_rate", 0) > 0
-    ]
-    if norms and weight_checksums(trainable_weights(trainer.model)) == base_checksums:
-        raise WeightsUnchanged(
-            f"training reached step {trainer.state.global_step} with gradients (grad_norm up to "
-            f"{max(norms):.3g}), yet the weights it trained equal the base model's, bit for bit: "
-            "the model is not published. A checkpoint or optimizer fault, not a result; the log "
-            "above says what was resumed"
-        )
 
 
 def checkpoint_bytes(model) -> int:
@@ -355,49 +334,25 @@ def train(
             f"stopped by a signal after step {stop.stopped_at}, whose checkpoint is committed in "
             f"{spec_checkpoints}: rerun the job to resume from it"
         )
-    check_weights_changed(trainer, base_checksums)
-    if trainer.is_world_process_zero():
+    model = whole_trained_model(trainer, lambda: fresh_trainable_model(spec, base_model))
+    if model is not None:  # the main process
+        check_weights_changed(trainer.state, model, base_checksums)
         restored = restore.record(trainer.state.global_step) if restore else None
-        save_final_model(trainer, processor, spec, output_dir, restored, dtypes)
+        save_final_model(model, trainer, processor, spec, output_dir, restored, dtypes)
         if not runtime.keep_checkpoints:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return output_dir
 
 
-def save_final_model(
-    trainer, processor, spec: dict, output_dir: Path, restored: dict | None, dtypes: dict
-) -> None:
-    """Model (LoRA merged, in the compute dtype), processor, spec, record and step log; renamed
-    into place at the end. `restored`: what was restored from a checkpoint, checked
-    (CheckpointRestore.record), or None for a run from the base model."""
-    model = trainer.model
-    if spec["lora"] is not None:
-        model = model.merge_and_unload()
-    saved_dtype = torch.bfloat16 if dtypes["compute_dtype"] == "bfloat16" else torch.float32
-    model = model.to(saved_dtype)  # a bf16 model is published in bf16, as Qwen2-VL is
-    record = provenance(spec)
-    record.update(
-        resumed_from=restored["checkpoint"] if restored else None,
-        restored=restored,
-        global_step=trainer.state.global_step,
-        world_size=trainer.args.world_size,
-        train_runtime_s=next(
-            (e["train_runtime"] for e in trainer.state.log_history if "train_runtime" in e), None
-        ),
-        **dtypes,
-        saved_dtype=_dtype_name(saved_dtype),
-    )
-    steps = [entry for entry in trainer.state.log_history if "train_runtime" not in entry]
-    model_bytes = sum(p.numel() for p in model.parameters()) * saved_dtype.itemsize
-    with (
-        disk_full_explained(output_dir.parent, model_bytes, f"the model {output_dir.name}"),
-        folder_written_atomically(output_dir) as staging,
-    ):
-        model.save_pretrained(staging)
-        processor.save_pretrained(staging)
-        write_json(staging / SPEC_FILE, spec)
-        write_json(staging / RECORD_FILE, record)
-        write_atomic(staging / LOG_HISTORY_FILE, pd.DataFrame(steps).to_csv(index=False))
+def fresh_trainable_model(spec: dict, base_model: str):
+    """The base model as training starts from it, on the CPU: float32 master weights and, for a
+    LoRA job, its adapter (what FSDP's gathered weights load into, clsrl.publish)."""
+    model, _ = load_model_and_processor(base_model, device="cpu", precision=MASTER_WEIGHTS_DTYPE)
+    if spec["lora"] is None:
+        return model
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(spec))
 
 
 def main(argv: list[str] | None = None) -> None:

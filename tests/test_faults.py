@@ -1,8 +1,11 @@
 """Fault injection: each fault a user's run can meet, and what it loses (README "Faults").
 
-Training: kill -9, a changed spec, a save that fails midway (a full disk), SIGTERM. Outputs:
-permissions, key order. Downloads, datasets and hub models: see the tests named in the README's
-table.
+Training: every fault that resumes (kill -9 after a checkpoint, in one process and in two, SIGTERM,
+a crash or a full disk during a checkpoint save, a full disk or a kill during the final save, a
+changed spec) ends with the weights of the uninterrupted run: they are compared tensor by tensor,
+exactly (two uninterrupted runs on one CPU are bit-identical), and must differ from the base
+model's. Outputs: permissions, key order. Downloads, datasets and hub models: see the tests named
+in the README's table.
 """
 
 import errno
@@ -12,21 +15,90 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
-from clsrl.checkpoints import COMMIT_FILE
+from clsrl.checkpoints import COMMIT_FILE, CommitCheckpoints
+from clsrl.disk_space import DiskFull
 from clsrl.io import read_json
-from clsrl.train import EXIT_STOPPED, LOG_HISTORY_FILE, RECORD_FILE, train
+from clsrl.train import EXIT_STOPPED, RECORD_FILE, runtime_from, train
 from tests.conftest import paper_options
 from tests.test_train import questions as questions  # the fixture
-from tests.test_train import spec_for, train_command
+from tests.test_train import spec_for, train_command, weights
 
 pytestmark = pytest.mark.faults
 WAIT_S = 120
-ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT_DIR = Path(__file__).resolve().parents[1]
+STEPS, SAVE_EVERY = 8, 2  # the issue's probe: 8 steps, a checkpoint every 2
+LORA = {"enabled": True, "r": 4, "alpha": 8}
+
+
+def fault_spec(kind: str, **trl) -> dict:
+    """A job that learns fast enough to tell any two weights apart: SFT and SFT-LoRA from the
+    tiny random model, No-Thinking GRPO from the shipped toy model (which earns rewards; from a
+    random model GRPO's weights never move). The paper's linear schedule, so a schedule that was
+    not restored shows too."""
+    if kind == "grpo":
+        return spec_for("no-thinking", {"max_steps": STEPS}, **{"learning_rate": 1e-4, **trl})
+    lora = {"lora": LORA} if kind == "lora" else {}
+    return spec_for("sft", {"max_steps": STEPS, **lora}, **{"learning_rate": 0.01, **trl})
+
+
+@pytest.fixture(scope="module")
+def toy_model_dir(tmp_path_factory):
+    from clsrl.toy_model import install_shipped
+
+    return install_shipped(tmp_path_factory.mktemp("toy") / "model")
+
+
+@pytest.fixture(scope="module")
+def base_of(tiny_model_dir, toy_model_dir):
+    """The base model folder of a fault_spec kind."""
+    return lambda kind: toy_model_dir if kind == "grpo" else tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, base_of, colours_dir, questions):
+    """The weights of each kind's uninterrupted run (trained once per module)."""
+    runs = {}
+
+    def weights_of(kind: str) -> dict:
+        if kind not in runs:
+            folder = tmp_path_factory.mktemp(f"uninterrupted-{kind}")
+            train_in_process(fault_spec(kind), base_of(kind), questions, colours_dir, folder)
+            runs[kind] = weights(folder / "model")
+        return runs[kind]
+
+    return weights_of
+
+
+def train_in_process(spec, base, questions, colours_dir, folder, save_every=SAVE_EVERY):
+    return train(
+        spec,
+        str(base),
+        questions,
+        colours_dir,
+        folder / "model",
+        folder / "checkpoints",
+        runtime_from(save_steps=save_every),
+    )
+
+
+def assert_same_weights(model_dir: Path, reference: dict, base_dir: Path) -> None:
+    """The model in `model_dir` has the uninterrupted run's weights, bit for bit, and is not
+    the base model."""
+    got = weights(model_dir)
+    assert got.keys() == reference.keys()
+    differ = {
+        name: float((got[name].float() - reference[name].float()).abs().max())
+        for name in got
+        if not torch.equal(got[name], reference[name])
+    }
+    assert not differ, f"{len(differ)} tensors differ from the uninterrupted run: {differ}"
+    base = weights(base_dir)
+    assert any(not torch.equal(got[name], base[name]) for name in got), "the base model's weights"
 
 
 def committed(checkpoints):
@@ -36,134 +108,396 @@ def committed(checkpoints):
     )
 
 
-def start_training(spec, tmp_path, tiny_model_dir, colours_dir, questions, *extra):
-    command = [
-        sys.executable,
-        *train_command(spec, tmp_path, tiny_model_dir, colours_dir, questions),
-    ]
-    return subprocess.Popen(
-        [*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+def restored_step(model_dir: Path) -> int:
+    restored = read_json(model_dir / RECORD_FILE)["restored"]
+    assert restored["weights"]["checked"] and restored["optimizer"]["step"] == restored["step"]
+    return restored["step"]
 
 
-def kill_after_first_commit(process, checkpoints):
-    """SIGKILL (no chance to clean up, like a node failure) once a checkpoint is committed."""
-    deadline = time.monotonic() + WAIT_S
-    try:
-        while not committed(checkpoints):
-            assert process.poll() is None, "training ended before its first checkpoint"
-            assert time.monotonic() < deadline, f"no checkpoint within {WAIT_S} s"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.communicate()
-    return committed(checkpoints)[-1]
+# A training process that stops at a chosen point, so that a test can kill it exactly there:
+# `after-commit N` (checkpoint-N committed), `sigterm-at N` (the end of step N, until SIGTERM
+# comes), `in-final-save` (the final model half written to its staging folder).
+PAUSING_TRAINER = r"""
+import os, sys, time
+import clsrl.checkpoints as checkpoints
+import clsrl.publish as publish
+import clsrl.train as train
+
+if os.environ.get("ACCELERATE_USE_FSDP") == "true":
+    from tests.fsdp_on_cpu import promote_fsdp_on_cpu
+
+    promote_fsdp_on_cpu()
+
+where, step = sys.argv[1], int(sys.argv[2])
 
 
-def test_kill_9_during_training_resumes_from_the_last_committed_checkpoint(
-    tiny_model_dir, colours_dir, questions, tmp_path
+def pause(what, until=lambda: False):
+    print(f"\npaused {what}", flush=True)  # after tqdm's bar, on a line of its own
+    deadline = time.monotonic() + 600
+    while not until() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+commit = checkpoints.CommitCheckpoints.on_save
+def on_save(self, args, state, control, **kwargs):
+    commit(self, args, state, control, **kwargs)
+    if where == "after-commit" and state.global_step == step and state.is_world_process_zero:
+        pause(f"after committing checkpoint-{step}")
+checkpoints.CommitCheckpoints.on_save = on_save
+
+stop = checkpoints.StopOnSignal.on_step_end
+def on_step_end(self, args, state, control, **kwargs):
+    if where == "sigterm-at" and state.global_step == step:
+        pause(f"at the end of step {step}", until=lambda: self.received is not None)
+    return stop(self, args, state, control, **kwargs)
+checkpoints.StopOnSignal.on_step_end = on_step_end
+
+write_json = publish.write_json
+def write_half_then_pause(path, data):
+    write_json(path, data)
+    if where == "in-final-save" and path.name == publish.SPEC_FILE:
+        pause("in the final save")
+publish.write_json = write_half_then_pause
+
+train.main(sys.argv[3:])
+"""
+
+
+def start_pausing(
+    tmp_path, spec, base, questions, colours_dir, where, step, *extra, launcher=(), env=None
 ):
-    spec = spec_for("no-thinking", {"max_steps": 60})
-    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    process = start_training(
-        spec, tmp_path, tiny_model_dir, colours_dir, questions, "--save-steps", "3"
+    """Start a training process (in its own process group) that pauses `where`; return it once
+    it says it paused."""
+    script = tmp_path / "pausing_trainer.py"
+    script.write_text(PAUSING_TRAINER)
+    arguments = train_command(spec, tmp_path, base, colours_dir, questions)[2:]  # after -m ...
+    process = subprocess.Popen(
+        [*(launcher or [sys.executable]), str(script), where, str(step), *arguments, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        cwd=ROOT_DIR,
+        env={**os.environ, "PYTHONPATH": str(ROOT_DIR), **(env or {})},
     )
-    saved = kill_after_first_commit(process, checkpoints)
-    assert not out.exists()  # no model is taken as finished
-    assert 3 <= saved < 60
-
-    train(spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints)
-    record = read_json(out / RECORD_FILE)
-    assert record["resumed_from"].endswith(f"checkpoint-{saved}")
-    assert record["global_step"] == 60
-    assert pd.read_csv(out / LOG_HISTORY_FILE)["step"].max() == 60
-    assert not checkpoints.exists()  # removed once the model is safe
-
-
-def test_a_changed_spec_never_resumes_a_foreign_checkpoint(
-    tiny_model_dir, colours_dir, questions, tmp_path, capsys
-):
-    old = spec_for(
-        "no-thinking", {"max_steps": 40}, learning_rate=0.5, lr_scheduler_type="constant"
-    )
-    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    process = start_training(
-        old, tmp_path, tiny_model_dir, colours_dir, questions, "--save-steps", "2"
-    )
-    kill_after_first_commit(process, checkpoints)
-
-    new = spec_for("no-thinking", {"max_steps": 6}, learning_rate=0.2, lr_scheduler_type="constant")
-    train(new, str(tiny_model_dir), questions, colours_dir, out, checkpoints)
-    assert "starting fresh: the checkpoints in" in capsys.readouterr().out
-    assert read_json(out / RECORD_FILE)["resumed_from"] is None
-    history = pd.read_csv(out / LOG_HISTORY_FILE)
-    assert history["step"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert (history["learning_rate"] == 0.2).all()  # the new rate from step 1
-
-
-def test_a_save_that_fails_midway_never_blocks_the_next_run(
-    tiny_model_dir, colours_dir, questions, tmp_path, monkeypatch
-):
-    spec = spec_for("sft", {"max_steps": 6})
-    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    real_save = torch.save
-
-    def disk_full_at_step_4(obj, path, *args, **kwargs):
-        if "checkpoint-4" in str(path):  # the model is written, then the disk is full
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_save(obj, path, *args, **kwargs)
-
-    monkeypatch.setattr(torch, "save", disk_full_at_step_4)
-    with pytest.raises(OSError, match="No space left"):
-        train(spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints, runtime(2))
-    monkeypatch.undo()
-    partial = next(checkpoints.glob("spec-*/checkpoint-4"))  # half a checkpoint is left
-    assert not (partial / COMMIT_FILE).exists() and committed(checkpoints) == [2]
-
-    train(spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints, runtime(2))
-    record = read_json(out / RECORD_FILE)
-    assert record["resumed_from"].endswith("checkpoint-2") and record["global_step"] == 6
-
-
-def runtime(save_steps):
-    from clsrl.train import runtime_from
-
-    return runtime_from(save_steps=save_steps)
-
-
-def test_sigterm_saves_a_checkpoint_and_the_rerun_loses_no_step(
-    tiny_model_dir, colours_dir, questions, tmp_path
-):
-    spec = spec_for("no-thinking", {"max_steps": 200})
-    out, checkpoints = tmp_path / "model", tmp_path / "checkpoints"
-    process = start_training(
-        spec, tmp_path, tiny_model_dir, colours_dir, questions, "--save-steps", "1000"
-    )
-    lines, steps_done = [], threading.Event()
+    lines, paused = [], threading.Event()
 
     def read():
         for line in process.stdout:
             lines.append(line)
-            if sum("'step_time'" in seen for seen in lines) >= 3:
-                steps_done.set()
+            if line.startswith("paused "):  # the pausing trainer's word
+                paused.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    assert steps_done.wait(WAIT_S), "".join(lines[-20:])
-    logged_before = sum("'step_time'" in line for line in lines)
+    threading.Thread(target=read, daemon=True).start()
+    if not paused.wait(WAIT_S):
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("the training never paused:\n" + "".join(lines[-30:]))
+    process.lines = lines
+    return process
+
+
+def kill_9(process) -> None:
+    """SIGKILL every process of the job (a node failure: nothing gets to clean up)."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(WAIT_S)
+
+
+@pytest.mark.parametrize("kind", ["sft", "lora", "grpo"])
+def test_kill_9_after_a_checkpoint_resumes_to_the_uninterrupted_weights(
+    kind, base_of, uninterrupted, colours_dir, questions, tmp_path
+):
+    """The issue's probe: killed after checkpoint-4 of 8, rerun."""
+    spec, base = fault_spec(kind), base_of(kind)
+    process = start_pausing(
+        tmp_path, spec, base, questions, colours_dir, "after-commit", 4, "--save-steps", "2"
+    )
+    kill_9(process)
+    assert committed(tmp_path / "checkpoints") == [4]
+    assert not (tmp_path / "model").exists()  # no model is taken as finished
+
+    train_in_process(spec, base, questions, colours_dir, tmp_path)
+    assert_same_weights(tmp_path / "model", uninterrupted(kind), base)
+    assert restored_step(tmp_path / "model") == 4
+    assert not (tmp_path / "checkpoints").exists()  # removed once the model is safe
+
+
+def two_process_training(spec, folder, base, questions, colours_dir, sharding):
+    """Train in 2 processes. A 2-GPU job launches them through `accelerate launch`, which uses
+    torchrun for GPUs; on the CPU accelerate would need MPI, so torchrun starts them here (gloo),
+    through tests/fsdp_on_cpu.py for FSDP."""
+    folder.mkdir(exist_ok=True)
+    command = train_command(spec, folder, base, colours_dir, questions)
+    if sharding == "fsdp":
+        command = [str(ROOT_DIR / "tests/fsdp_on_cpu.py"), *command[2:]]
+    done = subprocess.run(
+        [*TORCHRUN, *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT_DIR,
+        env={**os.environ, "PYTHONPATH": str(ROOT_DIR), **sharding_environment(sharding)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = read_json(folder / "model" / RECORD_FILE)
+    assert (record["world_size"], record["fsdp"]) == (2, sharding == "fsdp")
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+
+
+def sharding_environment(sharding: str) -> dict:
+    from tests.fsdp_on_cpu import fsdp_environment
+
+    return fsdp_environment() if sharding == "fsdp" else {}
+
+
+@pytest.mark.parametrize(
+    ("sharding", "lora"),
+    [("ddp", False), ("fsdp", False), ("fsdp", True)],  # DDP's LoRA loads as in one process
+    ids=["ddp", "fsdp", "fsdp-lora"],
+)
+def test_a_two_process_training_killed_after_a_checkpoint_resumes_to_the_uninterrupted_weights(
+    sharding, lora, tiny_model_dir, colours_dir, questions, tmp_path
+):
+    training = {"max_steps": 4, "gpus": 2, "sft_examples_per_device": 2}
+    training["multi_gpu_config"] = sharding
+    spec = spec_for("sft", {**training, **({"lora": LORA} if lora else {})}, learning_rate=0.01)
+    assert spec["processes"] == 2 and spec["trl"]["gradient_accumulation_steps"] == 1
+    reference, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
+    args = (tiny_model_dir, questions, colours_dir)
+    two_process_training(spec, reference, *args, sharding)
+
+    resumed.mkdir()
+    kill_9(
+        start_pausing(
+            resumed,
+            spec,
+            *args,
+            "after-commit",
+            2,
+            "--save-steps",
+            "2",
+            launcher=TORCHRUN,
+            env=sharding_environment(sharding),
+        )  # fmt: skip
+    )
+    assert committed(resumed / "checkpoints") == [2]
+    two_process_training(spec, resumed, *args, sharding)
+    assert_same_weights(resumed / "model", weights(reference / "model"), tiny_model_dir)
+    assert restored_step(resumed / "model") == 2
+
+
+def test_a_changed_spec_never_resumes_a_foreign_checkpoint(
+    tiny_model_dir, uninterrupted, colours_dir, questions, tmp_path, capsys
+):
+    old, new = fault_spec("sft", learning_rate=0.5), fault_spec("sft")
+    kill_9(
+        start_pausing(
+            tmp_path,
+            old,
+            tiny_model_dir,
+            questions,
+            colours_dir,
+            "after-commit",
+            2,
+            "--save-steps",
+            "2",
+        )  # fmt: skip
+    )
+    train_in_process(new, tiny_model_dir, questions, colours_dir, tmp_path)
+    assert "starting fresh: the checkpoints in" in capsys.readouterr().out
+    assert_same_weights(tmp_path / "model", uninterrupted("sft"), tiny_model_dir)
+    assert read_json(tmp_path / "model" / RECORD_FILE)["restored"] is None
+
+
+def test_a_crash_during_a_checkpoint_save_resumes_the_one_before(
+    tiny_model_dir, uninterrupted, colours_dir, questions, tmp_path, monkeypatch
+):
+    spec = fault_spec("sft")
+    real_save = torch.save
+
+    def fail_in_checkpoint_4(obj, path, *args, **kwargs):
+        if "checkpoint-4" in str(path):  # the model is written, then the optimizer fails
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", fail_in_checkpoint_4)
+    with pytest.raises(OSError, match="Input/output error"):
+        train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
+    monkeypatch.undo()
+    partial = next((tmp_path / "checkpoints").glob("spec-*/checkpoint-4"))  # half of one
+    assert (partial / "model.safetensors").exists() and not (partial / COMMIT_FILE).exists()
+    assert committed(tmp_path / "checkpoints") == [2]
+
+    train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
+    assert_same_weights(tmp_path / "model", uninterrupted("sft"), tiny_model_dir)
+    assert restored_step(tmp_path / "model") == 2
+
+
+def test_a_checkpoint_changed_after_its_commit_is_not_resumed(
+    tiny_model_dir, uninterrupted, colours_dir, questions, tmp_path, capsys
+):
+    """A committed checkpoint whose file was cut short later (a failing disk, a copy cut off)
+    is removed, never half-loaded: the rerun starts afresh and still ends as uninterrupted."""
+    spec = fault_spec("sft")
+    kill_9(
+        start_pausing(
+            tmp_path,
+            spec,
+            tiny_model_dir,
+            questions,
+            colours_dir,
+            "after-commit",
+            4,
+            "--save-steps",
+            "2",
+        )  # fmt: skip
+    )
+    optimizer = next((tmp_path / "checkpoints").glob("spec-*/checkpoint-4/optimizer.pt"))
+    with open(optimizer, "r+b") as handle:
+        handle.truncate(optimizer.stat().st_size // 2)
+    train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
+    said = capsys.readouterr().out
+    assert "checkpoint-4: its files changed since its commit (optimizer.pt:" in said
+    assert_same_weights(tmp_path / "model", uninterrupted("sft"), tiny_model_dir)
+    assert read_json(tmp_path / "model" / RECORD_FILE)["restored"] is None
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_ends_as_uninterrupted(
+    base_of, uninterrupted, colours_dir, questions, tmp_path
+):
+    spec, base = fault_spec("grpo"), base_of("grpo")
+    process = start_pausing(
+        tmp_path, spec, base, questions, colours_dir, "sigterm-at", 3, "--save-steps", "1000"
+    )
     process.send_signal(signal.SIGTERM)  # what SLURM sends before the time limit
     assert process.wait(WAIT_S) == EXIT_STOPPED
-    reader.join(10)
-    said = "".join(lines)
-    assert "SIGTERM received: saving a checkpoint after step" in said
-    saved = committed(checkpoints)[-1]
-    assert saved >= logged_before  # every step completed before the signal is in it
-    assert not out.exists()
+    assert "SIGTERM received: saving a checkpoint after step 3" in "".join(process.lines)
+    assert committed(tmp_path / "checkpoints") == [3]  # every completed step is in it
+    assert not (tmp_path / "model").exists()
 
-    train(spec, str(tiny_model_dir), questions, colours_dir, out, checkpoints)
-    record = read_json(out / RECORD_FILE)
-    assert record["resumed_from"].endswith(f"checkpoint-{saved}")
-    assert record["global_step"] == 200
+    train_in_process(spec, base, questions, colours_dir, tmp_path)
+    assert_same_weights(tmp_path / "model", uninterrupted("grpo"), base)
+    assert restored_step(tmp_path / "model") == 3
+
+
+def test_a_kill_during_the_final_save_leaves_no_staging_folder_and_the_rerun_publishes(
+    tiny_model_dir, uninterrupted, colours_dir, questions, tmp_path
+):
+    spec = fault_spec("sft")
+    args = (tmp_path, spec, tiny_model_dir, questions, colours_dir)
+    kill_9(start_pausing(*args, "in-final-save", 0, "--save-steps", "2"))
+    assert list(tmp_path.glob(".model.partial-*")) and not (tmp_path / "model").exists()
+
+    train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
+    assert not list(tmp_path.glob(".model.partial-*"))  # the killed save's staging is gone
+    assert_same_weights(tmp_path / "model", uninterrupted("sft"), tiny_model_dir)
+    assert restored_step(tmp_path / "model") == STEPS  # nothing left to train: published as is
+
+
+# --- a real full disk: a small tmpfs (root only; CI runs as root) ------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 32 MiB tmpfs mounted for the test: a disk that really fills up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(disk)], check=True)
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill_after_commit(monkeypatch, disk: Path, step: int, leave_bytes: int = 64 * 1024) -> Path:
+    """After checkpoint-`step` is committed, fill `disk` but `leave_bytes`; return the filler."""
+    filler = disk / "filler"
+    commit = CommitCheckpoints.on_save
+
+    def on_save(self, args, state, control, **kwargs):
+        commit(self, args, state, control, **kwargs)
+        if state.global_step == step:
+            free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+            with open(filler, "wb") as handle:
+                os.posix_fallocate(handle.fileno(), 0, free - leave_bytes)
+
+    monkeypatch.setattr(CommitCheckpoints, "on_save", on_save)
+    return filler
+
+
+def test_a_full_disk_at_a_checkpoint_is_named_and_the_rerun_ends_as_uninterrupted(
+    small_disk, tiny_model_dir, uninterrupted, colours_dir, questions, monkeypatch
+):
+    spec = fault_spec("sft")
+    filler = fill_after_commit(monkeypatch, small_disk, step=2)
+    with pytest.raises(DiskFull) as full:
+        train_in_process(spec, tiny_model_dir, questions, colours_dir, small_disk)
+    said = str(full.value)
+    assert (
+        f"the disk {small_disk} is full: saving a checkpoint to {small_disk}/checkpoints/" in said
+    )
+    assert "needs about 2.5 MiB, and" in said and "KiB of 32.0 MiB are free" in said
+    monkeypatch.undo()
+    filler.unlink()  # the user frees space
+    assert committed(small_disk / "checkpoints") == [2]
+
+    train_in_process(spec, tiny_model_dir, questions, colours_dir, small_disk)
+    assert_same_weights(small_disk / "model", uninterrupted("sft"), tiny_model_dir)
+    assert restored_step(small_disk / "model") == 2
+
+
+@pytest.mark.parametrize("kind", ["sft", "grpo"])
+def test_a_full_disk_at_the_final_save_publishes_the_trained_weights_on_the_rerun(
+    kind, small_disk, base_of, uninterrupted, colours_dir, questions, monkeypatch
+):
+    """Before the fix, this rerun resumed at the last step, trained nothing and published the
+    base model's weights."""
+    spec, base = fault_spec(kind), base_of(kind)
+    filler = fill_after_commit(monkeypatch, small_disk, step=STEPS)
+    with pytest.raises(DiskFull, match=f"the disk {small_disk} is full: saving the model model"):
+        train_in_process(spec, base, questions, colours_dir, small_disk)
+    monkeypatch.undo()
+    filler.unlink()
+    assert not (small_disk / "model").exists() and not list(small_disk.glob(".model.partial-*"))
+
+    train_in_process(spec, base, questions, colours_dir, small_disk)
+    assert_same_weights(small_disk / "model", uninterrupted(kind), base)
+    assert restored_step(small_disk / "model") == STEPS
+
+
+def test_the_training_job_refuses_to_publish_base_weights_after_learning_steps(
+    tiny_model_dir, colours_dir, questions, tmp_path, monkeypatch
+):
+    """The guard in the job itself: with the Trainer's own weight loading (which loads nothing
+    for Qwen2-VL), a rerun after the last checkpoint would publish the base model; it stops."""
+    from clsrl.restore import CheckpointRestore
+    from clsrl.train import WeightsUnchanged
+
+    spec = fault_spec("sft")
+    kill_9(
+        start_pausing(
+            tmp_path,
+            spec,
+            tiny_model_dir,
+            questions,
+            colours_dir,
+            "in-final-save",
+            0,
+            "--save-steps",
+            "2",
+        )  # fmt: skip
+    )
+
+    def trainers_own_loading(self, checkpoint, model=None):
+        self._trainer_load(checkpoint, model)
+        self.restored["weights"] = {"what": "the Trainer's own loading"}
+
+    monkeypatch.setattr(CheckpointRestore, "_load_weights", trainers_own_loading)
+    monkeypatch.setattr(CheckpointRestore, "on_train_begin", lambda *args, **kwargs: None)
+    with pytest.raises(WeightsUnchanged, match="equal the base model's, bit for bit"):
+        train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
+    assert not (tmp_path / "model").exists()
 
 
 CHILD = """
