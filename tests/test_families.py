@@ -296,3 +296,51 @@ def test_the_workflow_builds_a_new_familys_tiny_model(tmp_path):
     run_snakemake(tmp_path, "--cores", "1", "results/base_model/tiny-gemma3", configfile=config)
     model, _ = load_model_and_processor(str(tmp_path / "results/base_model/tiny-gemma3"))
     assert model.config.model_type == "gemma3"
+
+
+class Crash(BaseException):
+    """Stands for a kill: nothing in the training job catches it."""
+
+
+@pytest.mark.families
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_a_familys_resumed_training_ends_with_the_uninterrupted_weights(
+    family_model, lora, colours_dir, tmp_path, monkeypatch
+):
+    """Each family saves its weights under its own names (Qwen2-VL `model.layers.*`, Gemma 3
+    `language_model.model.*`, Idefics3 `model.text_model.*`, ...), which a resume must map back:
+    a run crashed after checkpoint-2 of 4 and rerun ends with the uninterrupted run's weights."""
+    from clsrl.checkpoints import CommitCheckpoints
+    from clsrl.datasets.canonical import load_dataset
+    from clsrl.fewshot import few_shot_questions
+    from clsrl.questions import write_questions
+    from clsrl.train import runtime_from, train
+    from tests.test_faults import LORA, assert_same_weights, restored_step
+    from tests.test_train import spec_for, weights
+
+    model_type, folder = family_model
+    split = tmp_path / "train.jsonl"
+    write_questions(split, few_shot_questions(load_dataset(colours_dir), 1, 1, paper_options()))
+    lora_settings = {"lora": LORA} if lora else {}
+    spec = spec_for("sft", {"max_steps": 4, **lora_settings}, learning_rate=0.01)
+
+    def run(name):
+        out = tmp_path / name
+        train(spec, str(folder), split, colours_dir, out / "model", out / "ck", runtime_from(2))
+        return out / "model"
+
+    uninterrupted = weights(run("uninterrupted"))
+    commit = CommitCheckpoints.on_save
+
+    def crash_after_checkpoint_2(self, args, state, control, **kwargs):
+        commit(self, args, state, control, **kwargs)
+        if state.global_step == 2:
+            raise Crash
+
+    monkeypatch.setattr(CommitCheckpoints, "on_save", crash_after_checkpoint_2)
+    with pytest.raises(Crash):
+        run("resumed")
+    monkeypatch.undo()
+    resumed = run("resumed")
+    assert_same_weights(resumed, uninterrupted, folder)
+    assert restored_step(resumed) == 2, model_type

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tests.conftest import ROOT
@@ -187,14 +188,21 @@ def test_a_job_killed_for_memory_is_retried_with_more(slurm_env, tmp_path):
 def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_path):
     """What SLURM does ahead of a time limit (--signal=TERM@N) or on preemption: SIGTERM to
     every process of the job step. The training saves a checkpoint and exits; Snakemake resubmits
-    the job, which resumes from that checkpoint."""
+    the job, which resumes from that checkpoint and ends with the weights of the same job run
+    without the signal (GRPO from the toy model, whose weights move; the job's 2 threads)."""
+    from clsrl.train import runtime_from, train
+    from tests.test_faults import assert_same_weights
+    from tests.test_train import weights
+
     env, _ = slurm_env
     config = yaml.safe_load(CONFIG.read_text())
     config.update(datasets=["demo-colours"], methods=["no-thinking"])
-    config["training"].update(max_steps=400, save_steps=10_000)
+    config.update(base_model="builtin:toy-qwen2-vl")
+    config["training"].update(max_steps=100, save_steps=10_000)
     configfile = tmp_path / "long.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    model = "results/models/tiny-qwen2-vl/no-thinking/demo-colours/2shot/seed1"
+    run_name = "toy-qwen2-vl/no-thinking/demo-colours/2shot/seed1"
+    model = f"results/models/{run_name}"
     command = ["timeout", "-k", "10", str(LIMIT_S), sys.executable, "-m", "snakemake"]
     command += ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), model]
     command += ["--profile", str(slurm_profile(tmp_path)), "--configfile", str(configfile)]
@@ -206,12 +214,12 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
         stderr=subprocess.STDOUT,
         text=True,
     )
-    log = tmp_path / "logs/train/tiny-qwen2-vl/no-thinking/demo-colours/2shot/seed1.log"
+    log = tmp_path / f"logs/train/{run_name}.log"
     deadline = time.monotonic() + LIMIT_S
     while not (log.exists() and log.read_text().count("'step_time'") >= 3):
         assert run.poll() is None, run.stdout.read()
         assert time.monotonic() < deadline, "the training job logged no steps"
-        time.sleep(0.5)
+        time.sleep(0.2)
     job = subprocess.run(
         ["squeue", "-h", "-o", "%i %k"], env=env, capture_output=True, text=True, check=True
     ).stdout
@@ -221,6 +229,26 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     assert run.returncode == 0, output
     # checkpoints come every 10,000 steps: only the signal can have saved the one resumed from
     record = json.loads((tmp_path / model / "training_record.json").read_text())
-    assert record["resumed_from"], output
-    assert int(record["resumed_from"].rsplit("-", 1)[1]) >= 3  # the steps logged before it
-    assert record["global_step"] == 400
+    assert record["restored"], output
+    assert record["restored"]["step"] >= 3  # the steps logged before it
+    assert record["global_step"] == 100
+
+    spec = json.loads((tmp_path / model / "training_spec.json").read_text())
+    base = tmp_path / "results/base_model/toy-qwen2-vl"
+    questions = tmp_path / "results/splits/demo-colours/2shot/seed1/train.jsonl"
+    uninterrupted = tmp_path / "uninterrupted"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(EXPECTED["train"]["--cpus-per-task"]))  # the job's threads
+    try:
+        train(
+            spec,
+            str(base),
+            questions,
+            tmp_path / "data/prepared/demo-colours",
+            uninterrupted / "model",
+            uninterrupted / "checkpoints",
+            runtime_from(save_steps=10_000),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert_same_weights(tmp_path / model, weights(uninterrupted / "model"), base)
