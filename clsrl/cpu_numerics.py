@@ -73,6 +73,28 @@ def pin_process() -> None:
     torch.backends.mkldnn.enabled = False
 
 
+def numerics_in_effect() -> str:
+    """What this process's CPU numerics are, checked: `pinned` when it runs as pin_process()
+    leaves it (the pinned environment, one thread, no oneDNN, ATen's DEFAULT kernels), `native`
+    when it was not asked to pin, and a sentence naming what differs when it was asked but the
+    pinning is not in effect (it never loaded a model through clsrl, say)."""
+    import torch
+
+    state = {
+        "environment": all(os.environ.get(name) == value for name, value in PINNED_ENV.items()),
+        "threads": torch.get_num_threads(),
+        "oneDNN": torch.backends.mkldnn.enabled,
+        "kernels": torch.backends.cpu.get_cpu_capability(),
+    }
+    pinned = {"environment": True, "threads": 1, "oneDNN": False, "kernels": "DEFAULT"}
+    if state == pinned:
+        return "pinned"
+    if os.environ.get(MARKER) != "pinned":
+        return "native"
+    differ = ", ".join(f"{key} {state[key]}" for key in pinned if state[key] != pinned[key])
+    return f"asked to pin, not in effect ({differ})"
+
+
 def pin_if_asked() -> None:
     """pin_process() in a process started with PINNED_ENV (its marker set), else nothing."""
     if os.environ.get(MARKER) == "pinned":

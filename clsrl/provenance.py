@@ -8,14 +8,15 @@ Written beside every model and evaluation result, so any number can be traced to
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from clsrl.cpu_numerics import MARKER
+from clsrl.cpu_numerics import numerics_in_effect
+
+PACKAGE_DIR = Path(__file__).resolve().parent  # the code that ran: its checkout's revision
 
 TRACKED_PACKAGES = (
     "clsrl",
@@ -43,8 +44,10 @@ def package_versions(packages=TRACKED_PACKAGES) -> dict[str, str | None]:
     return versions
 
 
-def git_revision(directory: str | Path = ".") -> dict[str, object]:
-    """The commit of the checkout holding `directory` and whether it had uncommitted changes."""
+def git_revision(directory: str | Path = PACKAGE_DIR) -> dict[str, object]:
+    """The commit of the checkout holding `directory` (by default clsrl's own, whatever the
+    working directory) and whether it had uncommitted changes to tracked files; None for both
+    outside a checkout (an installed package)."""
 
     def git(*args: str) -> str | None:
         try:
@@ -60,14 +63,15 @@ def git_revision(directory: str | Path = ".") -> dict[str, object]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
-def provenance(settings: dict, directory: str | Path = ".") -> dict:
-    """The record written beside a result."""
+def provenance(settings: dict) -> dict:
+    """The record written beside a result: clsrl's revision, and the CPU numerics as they are
+    in effect (clsrl.cpu_numerics.numerics_in_effect), not as asked."""
     return {
         "settings": settings,
         "versions": package_versions(),
-        "git": git_revision(directory),
+        "git": git_revision(),
         "python": platform.python_version(),
         "host": platform.node(),
-        "cpu_numerics": os.environ.get(MARKER, "native"),  # `pinned`: clsrl.cpu_numerics
+        "cpu_numerics": numerics_in_effect(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

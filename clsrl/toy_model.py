@@ -279,8 +279,10 @@ def build_toy_model(
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig, SFTTrainer
 
+    from clsrl.cpu_numerics import pin_if_asked
     from clsrl.provenance import provenance
 
+    pin_if_asked()  # as every model load through clsrl.modeling does
     output = Path(output_dir).resolve()
     started = time.perf_counter()
     rows, kinds = pretraining_rows(settings)

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from clsrl.cpu_numerics import MARKER, PINNED_ENV, pinned_environment
+from tests.conftest import ROOT
 
 
 def test_a_process_started_without_the_pinned_environment_is_refused():
@@ -51,9 +54,49 @@ def test_the_runner_without_a_command_explains_itself():
     assert result.returncode == 2 and "python -m clsrl.cpu_numerics" in result.stderr
 
 
-def test_provenance_says_whether_the_numerics_were_pinned():
+PROVENANCE = """
+import json, sys
+from clsrl.cpu_numerics import pin_if_asked
+from clsrl.provenance import provenance
+if sys.argv[1] == "load":  # what loading a model through clsrl.modeling does first
+    pin_if_asked()
+print(json.dumps(provenance({})["cpu_numerics"]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("runner", "loads", "said"),
+    [
+        ([], "load", "native"),  # not asked
+        (["-m", "clsrl.cpu_numerics", sys.executable], "load", "pinned"),  # asked, and pinned
+        # asked, but the process never pinned itself: the record must not say pinned
+        (["-m", "clsrl.cpu_numerics", sys.executable], "none", "asked to pin, not in effect"),
+    ],
+)
+def test_provenance_says_whether_the_numerics_are_pinned_as_they_are(runner, loads, said):
+    command = [sys.executable, *runner, "-c", PROVENANCE, loads]
+    env = {k: v for k, v in os.environ.items() if k not in PINNED_ENV}
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    assert json.loads(result.stdout).startswith(said), result.stdout
+
+
+def test_provenance_names_clsrls_own_commit_from_any_working_directory(tmp_path):
     from clsrl.provenance import provenance
 
-    assert provenance({})["cpu_numerics"] == os.environ.get(MARKER, "native")
-    with pinned_environment():
-        assert provenance({})["cpu_numerics"] == "pinned"
+    other = tmp_path / "a user's project"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    subprocess.run(
+        ["git", "-C", str(other), "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q",
+         "--allow-empty", "-m", "theirs"],
+        check=True,
+    )  # fmt: skip
+    clsrl_commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    here = os.getcwd()
+    os.chdir(other)
+    try:
+        assert provenance({})["git"]["commit"] == clsrl_commit
+    finally:
+        os.chdir(here)
