@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clsrl.cpu_numerics import numerics_in_effect
 
-PACKAGE_DIR = Path(__file__).resolve().parent  # the code that ran: its checkout's revision
+CHECKOUT = Path(__file__).resolve().parents[1]  # clsrl's repository, when it runs from one
 
 TRACKED_PACKAGES = (
     "clsrl",
@@ -44,10 +44,12 @@ def package_versions(packages=TRACKED_PACKAGES) -> dict[str, str | None]:
     return versions
 
 
-def git_revision(directory: str | Path = PACKAGE_DIR) -> dict[str, object]:
+def git_revision(directory: str | Path = CHECKOUT) -> dict[str, object]:
     """The commit of the checkout holding `directory` (by default clsrl's own, whatever the
     working directory) and whether it had uncommitted changes to tracked files; None for both
-    outside a checkout (an installed package)."""
+    when clsrl is an installed package, not a checkout (even inside a user's repository)."""
+    if Path(directory) == CHECKOUT and not (CHECKOUT / ".git").exists():
+        return {"commit": None, "dirty": None}
 
     def git(*args: str) -> str | None:
         try:

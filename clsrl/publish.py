@@ -22,7 +22,7 @@ import torch
 from clsrl.disk_space import disk_full_explained
 from clsrl.io import folder_written_atomically, write_atomic, write_json
 from clsrl.provenance import provenance
-from clsrl.restore import trainable_weights, weight_checksums
+from clsrl.restore import weight_checksums
 
 SPEC_FILE = "training_spec.json"
 RECORD_FILE = "training_record.json"
@@ -49,15 +49,17 @@ def whole_trained_model(trainer, fresh_model: Callable[[], torch.nn.Module]):
 
 def check_weights_changed(state, model, base_checksums: dict[str, int]) -> None:
     """Raise WeightsUnchanged when a logged step had a gradient and a learning rate above zero
-    and the trainable weights of `model` still equal the base model's, bit for bit (checksums
-    taken before training). A run whose steps had no gradient (GRPO rewards all alike) may leave
-    them so."""
+    and the weights that were trained still equal the base model's in `model`, bit for bit
+    (`base_checksums`, by name, taken before training). A run whose steps had no gradient
+    (GRPO rewards all alike) may leave them so."""
     norms = [
         entry["grad_norm"]
         for entry in state.log_history
         if entry.get("grad_norm", 0) > 0 and entry.get("learning_rate", 0) > 0
     ]
-    if norms and weight_checksums(trainable_weights(model)) == base_checksums:
+    now = dict(model.named_parameters())
+    trained = weight_checksums({name: now[name] for name in base_checksums if name in now})
+    if norms and trained == base_checksums:
         raise WeightsUnchanged(
             f"training reached step {state.global_step} with gradients (grad_norm up to "
             f"{max(norms):.3g}), yet the weights it trained equal the base model's, bit for bit: "

@@ -300,7 +300,10 @@ class CheckpointRestore(TrainerCallback):
         path = self.checkpoint / name
         if not path.is_file():
             raise CheckpointMismatch(f"{self.checkpoint} holds no {name}: its RNG states are lost")
-        saved = torch.load(path, weights_only=False)
+        from transformers.trainer_pt_utils import safe_globals
+
+        with safe_globals():  # numpy's state, as the Trainer reads it
+            saved = torch.load(path, weights_only=True)
         restored = (
             torch.equal(torch.random.get_rng_state(), saved["cpu"])
             and random.getstate() == saved["python"]
@@ -310,13 +313,15 @@ class CheckpointRestore(TrainerCallback):
             raise CheckpointMismatch(f"{path}: the RNG states were not restored")
         self.restored["rng"] = {"file": name, "checked": "python, numpy and torch CPU states"}
 
-    def record(self, final_step: int) -> dict:
-        """What was restored and checked, for training_record.json (at `final_step`)."""
-        if "rng" not in self.restored and final_step > self.step:
+    def on_step_end(self, args, state, control, **kwargs):
+        if "rng" not in self.restored:  # the Trainer sets them before the first resumed step
             raise CheckpointMismatch(
-                f"{self.checkpoint}: training went on to step {final_step} without restoring "
-                "the checkpoint's RNG states"
+                f"{self.checkpoint}: step {state.global_step} ran without the checkpoint's RNG "
+                "states restored"
             )
+
+    def record(self) -> dict:
+        """What was restored and checked, for training_record.json."""
         return {**self.restored, "rng": self.restored.get("rng", "not needed: no step was left")}
 
 

@@ -10,7 +10,7 @@ same spec, resumes from its newest committed checkpoint (clsrl.checkpoints): wei
 scheduler, RNG states and step, each checked (clsrl.restore). SIGTERM saves one and exits with
 status 75. The final model is written to a temporary sibling folder and renamed into place, so an
 incomplete folder is never taken for a finished model; a model whose trained weights still equal
-the base model's after steps that had gradients is never published (`WeightsUnchanged`). A full
+the base model's after steps that had gradients is never published (clsrl.publish). A full
 disk is said in words (clsrl.disk_space). Beside the model: the spec, provenance with what was
 restored, and the per-step log (`log_history.csv`: loss, rewards per function, reward std,
 lengths, KL).
@@ -47,7 +47,6 @@ from clsrl.publish import (  # noqa: F401 (the file names are clsrl.train's too)
     LOG_HISTORY_FILE,
     RECORD_FILE,
     SPEC_FILE,
-    WeightsUnchanged,
     check_weights_changed,
     dtype_name,
     save_final_model,
@@ -337,7 +336,7 @@ def train(
     model = whole_trained_model(trainer, lambda: fresh_trainable_model(spec, base_model))
     if model is not None:  # the main process
         check_weights_changed(trainer.state, model, base_checksums)
-        restored = restore.record(trainer.state.global_step) if restore else None
+        restored = restore.record() if restore else None
         save_final_model(model, trainer, processor, spec, output_dir, restored, dtypes)
         if not runtime.keep_checkpoints:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
