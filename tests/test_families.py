@@ -298,10 +298,6 @@ def test_the_workflow_builds_a_new_familys_tiny_model(tmp_path):
     assert model.config.model_type == "gemma3"
 
 
-class Crash(BaseException):
-    """Stands for a kill: nothing in the training job catches it."""
-
-
 @pytest.mark.families
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
 def test_a_familys_resumed_training_ends_with_the_uninterrupted_weights(
@@ -310,12 +306,17 @@ def test_a_familys_resumed_training_ends_with_the_uninterrupted_weights(
     """Each family saves its weights under its own names (Qwen2-VL `model.layers.*`, Gemma 3
     `language_model.model.*`, Idefics3 `model.text_model.*`, ...), which a resume must map back:
     a run crashed after checkpoint-2 of 4 and rerun ends with the uninterrupted run's weights."""
-    from clsrl.checkpoints import CommitCheckpoints
     from clsrl.datasets.canonical import load_dataset
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import write_questions
     from clsrl.train import runtime_from, train
-    from tests.test_faults import LORA, assert_same_weights, restored_step
+    from tests.test_faults import (
+        LORA,
+        Crash,
+        assert_same_weights,
+        crash_after_commit,
+        restored_step,
+    )
     from tests.test_train import spec_for, weights
 
     model_type, folder = family_model
@@ -330,14 +331,7 @@ def test_a_familys_resumed_training_ends_with_the_uninterrupted_weights(
         return out / "model"
 
     uninterrupted = weights(run("uninterrupted"))
-    commit = CommitCheckpoints.on_save
-
-    def crash_after_checkpoint_2(self, args, state, control, **kwargs):
-        commit(self, args, state, control, **kwargs)
-        if state.global_step == 2:
-            raise Crash
-
-    monkeypatch.setattr(CommitCheckpoints, "on_save", crash_after_checkpoint_2)
+    crash_after_commit(monkeypatch, step=2)
     with pytest.raises(Crash):
         run("resumed")
     monkeypatch.undo()

@@ -207,16 +207,36 @@ def kill_9(process) -> None:
     process.wait(WAIT_S)
 
 
+def kill_9_at(where, step, tmp_path, spec, base, questions, colours_dir, **launch) -> None:
+    """Train in a process that saves every SAVE_EVERY steps and pauses `where` (see
+    PAUSING_TRAINER); kill -9 it there."""
+    job = (tmp_path, spec, base, questions, colours_dir)
+    kill_9(start_pausing(*job, where, step, "--save-steps", str(SAVE_EVERY), **launch))
+
+
+class Crash(BaseException):
+    """Stands for a kill inside a test's own process: nothing in the training job catches it."""
+
+
+def crash_after_commit(monkeypatch, step: int) -> None:
+    """Make an in-process training raise Crash once checkpoint-`step` is committed."""
+    commit = CommitCheckpoints.on_save
+
+    def on_save(self, args, state, control, **kwargs):
+        commit(self, args, state, control, **kwargs)
+        if state.global_step == step:
+            raise Crash
+
+    monkeypatch.setattr(CommitCheckpoints, "on_save", on_save)
+
+
 @pytest.mark.parametrize("kind", ["sft", "lora", "grpo"])
 def test_kill_9_after_a_checkpoint_resumes_to_the_uninterrupted_weights(
     kind, base_of, uninterrupted, colours_dir, questions, tmp_path
 ):
     """The issue's probe: killed after checkpoint-4 of 8, rerun."""
     spec, base = fault_spec(kind), base_of(kind)
-    process = start_pausing(
-        tmp_path, spec, base, questions, colours_dir, "after-commit", 4, "--save-steps", "2"
-    )
-    kill_9(process)
+    kill_9_at("after-commit", 4, tmp_path, spec, base, questions, colours_dir)
     assert committed(tmp_path / "checkpoints") == [4]
     assert not (tmp_path / "model").exists()  # no model is taken as finished
 
@@ -273,19 +293,8 @@ def test_a_two_process_training_killed_after_a_checkpoint_resumes_to_the_uninter
     two_process_training(spec, reference, *args, sharding)
 
     resumed.mkdir()
-    kill_9(
-        start_pausing(
-            resumed,
-            spec,
-            *args,
-            "after-commit",
-            2,
-            "--save-steps",
-            "2",
-            launcher=TORCHRUN,
-            env=sharding_environment(sharding),
-        )  # fmt: skip
-    )
+    launch = {"launcher": TORCHRUN, "env": sharding_environment(sharding)}
+    kill_9_at("after-commit", 2, resumed, spec, *args, **launch)
     assert committed(resumed / "checkpoints") == [2]
     two_process_training(spec, resumed, *args, sharding)
     assert_same_weights(resumed / "model", weights(reference / "model"), tiny_model_dir)
@@ -296,19 +305,7 @@ def test_a_changed_spec_never_resumes_a_foreign_checkpoint(
     tiny_model_dir, uninterrupted, colours_dir, questions, tmp_path, capsys
 ):
     old, new = fault_spec("sft", learning_rate=0.5), fault_spec("sft")
-    kill_9(
-        start_pausing(
-            tmp_path,
-            old,
-            tiny_model_dir,
-            questions,
-            colours_dir,
-            "after-commit",
-            2,
-            "--save-steps",
-            "2",
-        )  # fmt: skip
-    )
+    kill_9_at("after-commit", 2, tmp_path, old, tiny_model_dir, questions, colours_dir)
     train_in_process(new, tiny_model_dir, questions, colours_dir, tmp_path)
     assert "starting fresh: the checkpoints in" in capsys.readouterr().out
     assert_same_weights(tmp_path / "model", uninterrupted("sft"), tiny_model_dir)
@@ -345,19 +342,7 @@ def test_a_checkpoint_changed_after_its_commit_is_not_resumed(
     """A committed checkpoint whose file was cut short later (a failing disk, a copy cut off)
     is removed, never half-loaded: the rerun starts afresh and still ends as uninterrupted."""
     spec = fault_spec("sft")
-    kill_9(
-        start_pausing(
-            tmp_path,
-            spec,
-            tiny_model_dir,
-            questions,
-            colours_dir,
-            "after-commit",
-            4,
-            "--save-steps",
-            "2",
-        )  # fmt: skip
-    )
+    kill_9_at("after-commit", 4, tmp_path, spec, tiny_model_dir, questions, colours_dir)
     optimizer = next((tmp_path / "checkpoints").glob("spec-*/checkpoint-4/optimizer.pt"))
     with open(optimizer, "r+b") as handle:
         handle.truncate(optimizer.stat().st_size // 2)
@@ -390,8 +375,7 @@ def test_a_kill_during_the_final_save_leaves_no_staging_folder_and_the_rerun_pub
     tiny_model_dir, uninterrupted, colours_dir, questions, tmp_path
 ):
     spec = fault_spec("sft")
-    args = (tmp_path, spec, tiny_model_dir, questions, colours_dir)
-    kill_9(start_pausing(*args, "in-final-save", 0, "--save-steps", "2"))
+    kill_9_at("in-final-save", 0, tmp_path, spec, tiny_model_dir, questions, colours_dir)
     assert list(tmp_path.glob(".model.partial-*")) and not (tmp_path / "model").exists()
 
     train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
@@ -489,19 +473,7 @@ def test_the_training_job_refuses_to_publish_base_weights_after_learning_steps(
     from clsrl.restore import CheckpointRestore
 
     spec = fault_spec("sft")
-    kill_9(
-        start_pausing(
-            tmp_path,
-            spec,
-            tiny_model_dir,
-            questions,
-            colours_dir,
-            "in-final-save",
-            0,
-            "--save-steps",
-            "2",
-        )  # fmt: skip
-    )
+    kill_9_at("in-final-save", 0, tmp_path, spec, tiny_model_dir, questions, colours_dir)
 
     def trainers_own_loading(self, checkpoint, model=None):
         self._trainer_load(checkpoint, model)

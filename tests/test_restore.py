@@ -112,21 +112,13 @@ def test_a_resume_that_misses_a_part_of_the_checkpoint_stops(
     instead of recording a resume that did not happen."""
     from transformers import Trainer
 
-    from clsrl.checkpoints import CommitCheckpoints
     from clsrl.train import runtime_from, train
-    from tests.test_families import Crash
+    from tests.test_faults import Crash, crash_after_commit
 
     # GRPO: its sampling draws on the generators, so their states at step 2 are not a fresh seed's
     spec = spec_for("no-thinking", {"max_steps": 4}, learning_rate=0.01)
     run = (spec, str(tiny_model_dir), questions, colours_dir, tmp_path / "model", tmp_path / "ck")
-    commit = CommitCheckpoints.on_save
-
-    def crash_after_checkpoint_2(self, args, state, control, **kwargs):
-        commit(self, args, state, control, **kwargs)
-        if state.global_step == 2:
-            raise Crash
-
-    monkeypatch.setattr(CommitCheckpoints, "on_save", crash_after_checkpoint_2)
+    crash_after_commit(monkeypatch, step=2)
     with pytest.raises(Crash):
         train(*run, runtime_from(save_steps=2))
     monkeypatch.undo()
