@@ -22,35 +22,22 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ holds the job settings the fault tests use
 
-from clsrl.checkpoints import CommitCheckpoints  # noqa: E402
+import pytest  # noqa: E402 (its MonkeyPatch, for the fault tests' helpers)
+
 from clsrl.datasets.canonical import load_dataset  # noqa: E402
 from clsrl.datasets.demo import demo_texts, generate_demo_dataset  # noqa: E402
 from clsrl.fewshot import few_shot_questions  # noqa: E402
 from clsrl.questions import write_questions  # noqa: E402
-from clsrl.restore import CheckpointRestore  # noqa: E402
 from clsrl.tiny_model import build_tiny_model  # noqa: E402
 from clsrl.toy_model import install_shipped  # noqa: E402
 from clsrl.train import runtime_from, train  # noqa: E402
 from tests.conftest import paper_options  # noqa: E402
-from tests.test_faults import fault_spec  # noqa: E402
-
-
-class Crash(BaseException):
-    """Stands for a kill after checkpoint-4."""
-
-
-def crash_after_checkpoint_4(self, args, state, control, **kwargs):
-    COMMIT(self, args, state, control, **kwargs)
-    if state.global_step == 4:
-        raise Crash
-
-
-COMMIT = CommitCheckpoints.on_save
-
-
-def trainers_own_loading(self, checkpoint, model=None):
-    self._trainer_load(checkpoint, model)
-    self.restored["weights"] = {"what": "the Trainer's own loading"}
+from tests.test_faults import (  # noqa: E402
+    Crash,
+    crash_after_commit,
+    fault_spec,
+    resume_with_the_trainers_own_loading,
+)
 
 
 def distance(a: dict, b: dict) -> float:
@@ -62,9 +49,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--trainers-own-loading", action="store_true")
     args = parser.parse_args()
+    patches = pytest.MonkeyPatch()
     if args.trainers_own_loading:
-        CheckpointRestore._load_weights = trainers_own_loading
-        CheckpointRestore.on_train_begin = lambda *a, **k: None
+        resume_with_the_trainers_own_loading(patches)
     tiny = build_tiny_model(args.out / "tiny", seed=0, corpus=demo_texts())
     toy = install_shipped(args.out / "toy")
     data = args.out / "demo-colours"
@@ -77,13 +64,9 @@ def main() -> None:
         base = toy if kind == "grpo" else tiny
         job = (fault_spec(kind), str(base), questions, data)
         first, second = run(*job, args.out / kind / "A"), run(*job, args.out / kind / "B")
-        CommitCheckpoints.on_save = crash_after_checkpoint_4
-        try:
+        with pytest.MonkeyPatch.context() as crashing, pytest.raises(Crash):
+            crash_after_commit(crashing, step=4)
             run(*job, args.out / kind / "R")
-        except Crash:
-            pass
-        finally:
-            CommitCheckpoints.on_save = COMMIT
         resumed = run(*job, args.out / kind / "R", fresh=False)
         original = load_file(base / "model.safetensors")
         print(

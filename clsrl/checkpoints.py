@@ -64,6 +64,15 @@ def checkpoints_in(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def checkpoint_step(checkpoint: Path) -> int:
+    """The global step of a checkpoint-N folder.
+
+    >>> checkpoint_step(Path("spec-abc/checkpoint-40"))
+    40
+    """
+    return int(CHECKPOINT_PATTERN.match(Path(checkpoint).name)[1])
+
+
 def is_committed(checkpoint: Path) -> bool:
     return (checkpoint / COMMIT_FILE).is_file()
 
@@ -83,8 +92,9 @@ def checkpoint_problem(checkpoint: Path, spec: dict) -> str | None:
     if not is_committed(checkpoint):
         return "never committed (a crash or a full disk during its save)"
     commit = json.loads((checkpoint / COMMIT_FILE).read_text())
-    step = int(CHECKPOINT_PATTERN.match(checkpoint.name)[1])
-    if commit.get("spec_hash") != spec_hash(spec) or commit.get("global_step") != step:
+    if commit.get("spec_hash") != spec_hash(spec) or commit.get("global_step") != checkpoint_step(
+        checkpoint
+    ):
         return f"its commit names another job or step ({commit})"
     committed, now = commit.get("files", {}), file_sizes(checkpoint)
     changed = sorted(n for n in committed.keys() | now.keys() if committed.get(n) != now.get(n))

@@ -34,6 +34,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
+from clsrl.datasets.checks import listed
+
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 FSDP_WEIGHTS_FILE = "pytorch_model_fsdp.bin"  # accelerate's FULL_STATE_DICT, in-memory names
@@ -123,10 +125,9 @@ def tied_to_loaded(model, loaded: set[str]) -> set[str]:
     return {name for names in aliases.values() if loaded & set(names) for name in names} - loaded
 
 
-def _names(keys, limit: int = 5) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:limit])
-    return f"{shown} and {len(keys) - limit} more" if len(keys) > limit else shown
+def _names(keys) -> str:
+    """The first few names, sorted, then how many more."""
+    return listed(sorted(keys), limit=5)
 
 
 def load_full_weights(model, checkpoint: Path) -> dict[str, int]:
@@ -146,14 +147,15 @@ def load_full_weights(model, checkpoint: Path) -> dict[str, int]:
             "Was it written by another base model? Delete it and rerun the job to start afresh"
         )
     in_model = model.state_dict()
+    loaded = weight_checksums({name: in_model[name] for name in weights})
     differ = [
         name
         for name, tensor in weights.items()
-        if weight_checksum(tensor.to(in_model[name].dtype)) != weight_checksum(in_model[name])
+        if weight_checksum(tensor.to(in_model[name].dtype)) != loaded[name]
     ]
     if differ:
         raise CheckpointMismatch(f"{checkpoint}: loading left {_names(differ)} unlike the file")
-    return weight_checksums({name: in_model[name] for name in weights})
+    return loaded
 
 
 def load_adapter_weights(model, checkpoint: Path) -> dict[str, int]:
@@ -168,9 +170,7 @@ def load_adapter_weights(model, checkpoint: Path) -> dict[str, int]:
     now = get_peft_model_state_dict(model, adapter_name=adapter)
     missing, unexpected = set(now) - set(saved), set(saved) - set(now)
     differ = [
-        key
-        for key in set(saved) & set(now)
-        if weight_checksum(saved[key].to(now[key].dtype)) != weight_checksum(now[key])
+        key for key in set(saved) & set(now) if not torch.equal(saved[key].to(now[key]), now[key])
     ]
     if missing or unexpected or differ:
         raise CheckpointMismatch(

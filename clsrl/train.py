@@ -30,10 +30,10 @@ import datasets
 import torch
 
 from clsrl.checkpoints import (
-    CHECKPOINT_PATTERN,
     CommitCheckpoints,
     StopOnSignal,
     TrainingStopped,
+    checkpoint_step,
     resumable_checkpoint,
     spec_checkpoint_dir,
 )
@@ -286,11 +286,6 @@ def checkpoint_bytes(model) -> int:
     return sum(p.numel() * p.element_size() for p in saved) + 2 * sum(
         p.numel() * p.element_size() for p in trainable
     )
-
-
-def checkpoint_step(checkpoint: Path) -> int:
-    """The global step of a checkpoint-N folder."""
-    return int(CHECKPOINT_PATTERN.match(Path(checkpoint).name)[1])
 
 
 def train(

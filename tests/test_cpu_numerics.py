@@ -80,7 +80,7 @@ def test_provenance_says_whether_the_numerics_are_pinned_as_they_are(runner, loa
     assert json.loads(result.stdout).startswith(said), result.stdout
 
 
-def test_provenance_names_clsrls_own_commit_from_any_working_directory(tmp_path):
+def test_provenance_names_clsrls_own_commit_from_any_working_directory(tmp_path, monkeypatch):
     from clsrl.provenance import provenance
 
     other = tmp_path / "a user's project"
@@ -94,9 +94,5 @@ def test_provenance_names_clsrls_own_commit_from_any_working_directory(tmp_path)
     clsrl_commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    here = os.getcwd()
-    os.chdir(other)
-    try:
-        assert provenance({})["git"]["commit"] == clsrl_commit
-    finally:
-        os.chdir(here)
+    monkeypatch.chdir(other)
+    assert provenance({})["git"]["commit"] == clsrl_commit

@@ -218,6 +218,19 @@ class Crash(BaseException):
     """Stands for a kill inside a test's own process: nothing in the training job catches it."""
 
 
+def resume_with_the_trainers_own_loading(monkeypatch) -> None:
+    """Resume as clsrl did before clsrl.restore: transformers' Trainer loads the weights, and
+    nothing checks what it restored."""
+    from clsrl.restore import CheckpointRestore
+
+    def trainers_own_loading(self, checkpoint, model=None):
+        self._trainer_load(checkpoint, model)
+        self.restored["weights"] = {"what": "the Trainer's own loading"}
+
+    monkeypatch.setattr(CheckpointRestore, "_load_weights", trainers_own_loading)
+    monkeypatch.setattr(CheckpointRestore, "on_train_begin", lambda *args, **kwargs: None)
+
+
 def crash_after_commit(monkeypatch, step: int) -> None:
     """Make an in-process training raise Crash once checkpoint-`step` is committed."""
     commit = CommitCheckpoints.on_save
@@ -470,17 +483,11 @@ def test_the_training_job_refuses_to_publish_base_weights_after_learning_steps(
     """The guard in the job itself: with the Trainer's own weight loading (which loads nothing
     for Qwen2-VL), a rerun after the last checkpoint would publish the base model; it stops."""
     from clsrl.publish import WeightsUnchanged
-    from clsrl.restore import CheckpointRestore
 
     spec = fault_spec("sft")
     kill_9_at("in-final-save", 0, tmp_path, spec, tiny_model_dir, questions, colours_dir)
 
-    def trainers_own_loading(self, checkpoint, model=None):
-        self._trainer_load(checkpoint, model)
-        self.restored["weights"] = {"what": "the Trainer's own loading"}
-
-    monkeypatch.setattr(CheckpointRestore, "_load_weights", trainers_own_loading)
-    monkeypatch.setattr(CheckpointRestore, "on_train_begin", lambda *args, **kwargs: None)
+    resume_with_the_trainers_own_loading(monkeypatch)
     with pytest.raises(WeightsUnchanged, match="equal the base model's, bit for bit"):
         train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
     assert not (tmp_path / "model").exists()
