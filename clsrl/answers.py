@@ -123,11 +123,24 @@ MATH_VERIFY_HINT = (
 )
 
 
+def reference_solution(truth: str) -> str:
+    """The reference code's `solution` column for a label: the label inside answer tags. Its
+    reward parses this text, tags included, not the bare label.
+
+    >>> reference_solution("BAE 146-200")
+    '<answer>BAE 146-200</answer>'
+    """
+    return f"<answer>{truth}</answer>"
+
+
 def math_verify_agrees(completion: str, truth: str) -> bool:
     """Whether math_verify finds the same value in the completion and the label, as the
-    reference code asks it (`verify(parse(completion), parse(label))`; any error: no).
+    reference code asks it (`verify(parse(completion), parse(solution))`, the solution being
+    `reference_solution(truth)`; any error: no).
 
     >>> math_verify_agrees("<answer>Saab 2000</answer>", "Falcon 2000")
+    True
+    >>> math_verify_agrees("<answer>BAE 146-300</answer>", "BAE 146-200")  # both read as 146
     True
     >>> math_verify_agrees("<answer>cat</answer>", "cat")  # no number: math_verify finds nothing
     False
@@ -137,14 +150,14 @@ def math_verify_agrees(completion: str, truth: str) -> bool:
     except ImportError as error:
         raise ImportError(MATH_VERIFY_HINT) from error
     try:
-        return float(verify(parse(completion), parse(truth))) > 0
+        return float(verify(parse(completion), parse(reference_solution(truth)))) > 0
     except Exception:  # as the reference code: any failure of math_verify means "no match"
         return False
 
 
 def math_verify_reads(label: str) -> bool:
-    """Whether math_verify reads a value from a class name: only then can the reference code's
-    reward differ from the paper's for that class.
+    """Whether math_verify reads a value from a class name's solution (`reference_solution`):
+    only then can the reference code's reward differ from the paper's for that class.
 
     >>> [math_verify_reads(name) for name in ("Fokker 100", "Boeing 737-200", "A330-200", "cat")]
     [True, True, False, False]
@@ -154,7 +167,7 @@ def math_verify_reads(label: str) -> bool:
     except ImportError as error:
         raise ImportError(MATH_VERIFY_HINT) from error
     try:
-        return bool(parse(label))
+        return bool(parse(reference_solution(label)))
     except Exception:
         return False
 

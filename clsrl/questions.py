@@ -58,12 +58,14 @@ def make_questions(
     """One question per item of `split` (optionally only items of `classes`, e.g. base classes).
 
     Options are drawn among the classes of the question set, so a base-class test lists base
-    classes only. Each row: image, label, classname, options (None for open set), problem.
+    classes only, each name once: classes that share a name (ImageNet's two "missile") are one
+    option, as they are one answer. Each row: image, label, classname, options (None for open
+    set), problem.
     """
     items = dataset.split(split)
     class_ids = sorted(set(range(dataset.num_classes)) if classes is None else set(classes))
     items = items[items["label"].isin(class_ids)]
-    candidates = [dataset.classnames[label] for label in class_ids]
+    candidates = list(dict.fromkeys(dataset.classnames[label] for label in class_ids))
     count = choice_count(
         len(candidates),
         settings.ratio,

@@ -21,3 +21,12 @@ STAGE_VERSIONS = {
     "evaluation": 1,  # clsrl.evaluate, clsrl.inference, clsrl.answers, clsrl.prompts
     "report": 1,  # clsrl.aggregate, clsrl.plots
 }
+
+# A rule's own version, for a change that alters only the jobs that use the rule: a training spec
+# that names a rule here carries its version (clsrl.training_spec), so those jobs rerun and no
+# other does.
+RULE_VERSIONS = {
+    # 2: math_verify parses the label inside its answer tags, as the reference code's solution
+    # column holds it ("BAE 146-200" and "BAE 146-300" both read as 146; issue 26)
+    "thinking_accuracy_reference": 2,
+}

@@ -4,7 +4,8 @@
 
 The spec holds exactly the settings that affect the trained model (base model, method, TRL
 arguments, dataset, shots, seed, image size, LoRA, precision, process count) and the training
-stage's version, so Snakemake reruns a training job when, and only when, its spec changes. It
+stage's version (with `rule_versions` where a reward has its own, clsrl.stages.RULE_VERSIONS),
+so Snakemake reruns a training job when, and only when, its spec changes. It
 imports no torch: the Snakefile calls it.
 
 >>> from clsrl.config import validate_config
@@ -24,7 +25,7 @@ import yaml
 from clsrl.datasets.registry import math_verify_may_fire
 from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
 from clsrl.rewards import ACCURACY_RULES
-from clsrl.stages import STAGE_VERSIONS
+from clsrl.stages import RULE_VERSIONS, STAGE_VERSIONS
 from clsrl.views import View
 
 
@@ -110,16 +111,19 @@ def training_spec(
         "seed": seed if training["trainer_seed"] == "split" else training["trainer_seed"],
         "gradient_checkpointing": training["gradient_checkpointing"],
     }
+    rewards = [
+        accuracy_reward(name, training["accuracy_rule"], View.parse(dataset).dataset)
+        for name in method.rewards
+    ]
+    versioned = {name: RULE_VERSIONS[name] for name in rewards if name in RULE_VERSIONS}
     return {
         "stage_version": STAGE_VERSIONS["training"],
+        **({"rule_versions": versioned} if versioned else {}),
         "base_model": config["base_model"],
         "method": method_name,
         "trainer": method.trainer,
         "prompt_style": method.prompt_style,
-        "rewards": [
-            accuracy_reward(name, training["accuracy_rule"], View.parse(dataset).dataset)
-            for name in method.rewards
-        ],
+        "rewards": rewards,
         "dataset": dataset,
         "shots": shots,
         "seed": seed,

@@ -15,6 +15,8 @@ from clsrl.datasets.download import parse_checksum
 from clsrl.datasets.prepare import ManualStepRequired, prepare_benchmark
 from clsrl.datasets.registry import known_datasets
 from clsrl.datasets.writer import ImageChecks, MissingImagesError, UnreadableImagesError
+from tests.benchmark_archives import coop_folder
+from tests.real_names import imagenet_classnames_file, imagenet_wnids
 
 # Protocol section 1: name -> (classes, question).
 OBJECT = "What type of object is in the photo?"
@@ -108,10 +110,11 @@ def fgvc_fixture(root: Path) -> Path:
 
 
 def imagenet_fixture(root: Path, *, images=True, classnames=True) -> Path:
-    wnids = [f"n{i:08d}" for i in range(BENCHMARKS["ImageNet"].classes)]
+    """ImageNet's CoOp folder with CoOp's real classnames.txt (CLIP's names) and its WNIDs."""
+    wnids = imagenet_wnids()
     root.mkdir(parents=True, exist_ok=True)
     if classnames:
-        (root / "classnames.txt").write_text("".join(f"{w} thing {w[-4:]}\n" for w in wnids))
+        (root / "classnames.txt").write_bytes(imagenet_classnames_file())
     if images:
         for folder, count in (("train", 2), ("val", 1)):
             for wnid in wnids:
@@ -121,21 +124,8 @@ def imagenet_fixture(root: Path, *, images=True, classnames=True) -> Path:
 
 
 def benchmark_fixture(name: str, root: Path) -> Path:
-    """A tiny folder in CoOp's layout for any benchmark."""
-    if name == "ImageNet":
-        return imagenet_fixture(root)
-    if name == "FGVCAircraft":
-        return fgvc_fixture(root)
-    if name == "Caltech101":  # CoOp's file lacks these two; a file with them must drop them
-        return coop_split_fixture(name, root, extra_classes=("BACKGROUND_Google", "Faces_easy"))
-    if name == "EuroSAT":  # names still unrenamed must get CoOp's new names
-        return coop_split_fixture(name, root, rename={"class 0": "AnnualCrop"})
-    if name == "StanfordCars":
-        coop_split_fixture(name, root)
-        for folder in ("cars_train", "cars_test"):  # the manual files
-            _write_image(root / folder / "00001.jpg")
-        return root
-    return coop_split_fixture(name, root)
+    """A tiny CoOp folder of any benchmark: real class names, the real archives' layout."""
+    return coop_folder(name, root, PER_SPLIT)
 
 
 @pytest.mark.parametrize("name", CANONICAL_ORDER)
@@ -159,14 +149,16 @@ def test_every_benchmark_converts_from_coop_layout(tmp_path, name):
 
 
 def test_caltech_drops_background_and_faces_easy(tmp_path):
-    coop = benchmark_fixture("Caltech101", tmp_path / "coop")
+    # CoOp's own file lists neither; a split file that still does must drop them
+    coop = coop_split_fixture("Caltech101", tmp_path / "coop", ("BACKGROUND_Google", "Faces_easy"))
     prepare_benchmark("Caltech101", tmp_path / "out", coop, CHECKS, log=quiet)
     names = load_dataset(tmp_path / "out").classnames
     assert "BACKGROUND_Google" not in names and "Faces_easy" not in names and len(names) == 100
 
 
 def test_eurosat_gets_coops_renamed_classes(tmp_path):
-    coop = benchmark_fixture("EuroSAT", tmp_path / "coop")
+    # CoOp's own file holds the new names; names a file still has unrenamed get them
+    coop = coop_split_fixture("EuroSAT", tmp_path / "coop", rename={"class 0": "AnnualCrop"})
     prepare_benchmark("EuroSAT", tmp_path / "out", coop, CHECKS, log=quiet)
     assert load_dataset(tmp_path / "out").classnames[0] == "Annual Crop Land"
 

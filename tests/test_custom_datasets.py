@@ -87,6 +87,25 @@ def test_bad_class_names_are_named(tmp_path, classnames, error, fragment):
         prepare_custom("birds", spec, tmp_path / "out", log=quiet)
 
 
+def test_a_repeated_name_is_kept_only_where_the_user_lists_it(tmp_path):
+    spec = {
+        "question": QUESTION,
+        "image_folder": str(class_folders(tmp_path / "birds", 4)),
+        "classnames": {"robin": "wren"},  # two folders, one name
+    }
+    with pytest.raises(DatasetFormatError, match=re.escape("shared_classnames: [wren]")):
+        prepare_custom("birds", spec, tmp_path / "out", log=quiet)
+    prepare_custom("birds", {**spec, "shared_classnames": ["wren"]}, tmp_path / "out")
+    dataset = load_dataset(tmp_path / "out", check_images=True)
+    assert dataset.classnames == ["blue_jay", "wren", "wren"]  # two classes, one answer
+    assert sorted(dataset.items["label"].unique()) == [0, 1, 2]
+    assert dataset.metadata["shared_classnames"] == ["wren"]
+    # a name listed but not repeated changes nothing; another repeat is still refused
+    (tmp_path / "out" / "classnames.txt").write_text("blue_jay\nblue_jay\nwren\n")
+    with pytest.raises(DatasetFormatError, match="'blue_jay' is duplicated"):
+        load_dataset(tmp_path / "out")
+
+
 def test_a_corrupt_custom_image_is_skipped_when_allowed(tmp_path):
     root = class_folders(tmp_path / "birds", 4)
     (root / "robin" / "01.png").write_bytes(b"not a png")

@@ -2,10 +2,7 @@
 
 import contextlib
 import hashlib
-import io
-import tarfile
 import threading
-import zipfile
 import zlib
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +19,7 @@ from clsrl.datasets.download import (
     unpack,
 )
 from clsrl.datasets.sources import fetch_source, recorded_sha256
+from tests.benchmark_archives import tar_gz, zip_of
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB
 SERVER_TIMEOUT_S = 5
@@ -357,27 +355,9 @@ def test_google_drive_page_without_form_says_what_to_do(server, tmp_path, monkey
         download("gdrive:XYZ", tmp_path / "s.json", backoff_s=0, log=lambda line: None)
 
 
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
-        for name, data in files.items():
-            bundle.writestr(name, data)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize(
     ("name", "pack"),
-    [("a.tar.gz", _tar_gz), ("a.tgz", _tar_gz), ("a.zip", _zip)],
+    [("a.tar.gz", tar_gz), ("a.tgz", tar_gz), ("a.zip", zip_of)],
 )
 def test_unpack_keeps_only_the_member_root(tmp_path, name, pack):
     archive = tmp_path / name
@@ -390,18 +370,18 @@ def test_unpack_keeps_only_the_member_root(tmp_path, name, pack):
 
 def test_unpack_refuses_unsafe_paths_and_corrupt_archives(tmp_path):
     archive = tmp_path / "evil.zip"
-    archive.write_bytes(_zip({"../escape.txt": b"x"}))
+    archive.write_bytes(zip_of({"../escape.txt": b"x"}))
     with pytest.raises(ArchiveError, match="unsafe member path"):
         unpack(archive, tmp_path / "out", log=lambda line: None)
     broken = tmp_path / "broken.tar.gz"
-    broken.write_bytes(_tar_gz({"a.txt": b"a" * 1000})[:40])
+    broken.write_bytes(tar_gz({"a.txt": b"a" * 1000})[:40])
     with pytest.raises(ArchiveError, match="broken.tar.gz.*delete it and rerun"):
         unpack(broken, tmp_path / "out2", log=lambda line: None)
 
 
 def test_fetch_source_unpacks_a_nested_archive_and_records_the_sha256(server, tmp_path):
-    inner = _tar_gz({"101_ObjectCategories/cat/1.jpg": b"jpg"})
-    outer = _zip({"caltech-101/101_ObjectCategories.tar.gz": inner, "caltech-101/other": b"o"})
+    inner = tar_gz({"101_ObjectCategories/cat/1.jpg": b"jpg"})
+    outer = zip_of({"caltech-101/101_ObjectCategories.tar.gz": inner, "caltech-101/other": b"o"})
     server.files["/caltech-101.zip"] = outer
     source = Source(
         id="Caltech101-images",
@@ -418,7 +398,7 @@ def test_fetch_source_unpacks_a_nested_archive_and_records_the_sha256(server, tm
     assert recorded_sha256(tmp_path / "downloads/caltech-101.zip") == sha256(outer)
     assert not (tmp_path / "downloads/caltech-101.zip").exists()  # archives are not kept
     # The file changes at its source: the next download is checked against the recorded sha256.
-    server.files["/caltech-101.zip"] = _zip({"caltech-101/101_ObjectCategories.tar.gz": b"x"})
+    server.files["/caltech-101.zip"] = zip_of({"caltech-101/101_ObjectCategories.tar.gz": b"x"})
     with pytest.raises(ChecksumMismatchError, match=hashlib.sha256(outer).hexdigest()):
         fetch_source(source, tmp_path, backoff_s=0, log=lambda line: None)
 
@@ -471,7 +451,7 @@ def test_fetch_source_records_no_sha256_for_an_unproven_download(server, tmp_pat
 
 
 def test_fetch_source_records_no_sha256_for_an_archive_that_does_not_unpack(server, tmp_path):
-    server.files["/pets.tar.gz"] = _tar_gz({"images/a.jpg": b"a" * 1000})[:40]
+    server.files["/pets.tar.gz"] = tar_gz({"images/a.jpg": b"a" * 1000})[:40]
     source = Source(
         id="OxfordPets-images",
         dataset="OxfordPets",

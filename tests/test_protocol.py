@@ -63,7 +63,8 @@ REWARD_TABLE = [
     (thought("2012 Audi S4 Sedan"), "2007 Audi S4 Sedan", 0.0, 0.0),
     (thought("Cessna 208"), "Cessna 172", 0.0, 0.0),
     (thought("Fokker 70"), "Fokker 100", 0.0, 0.0),
-    (thought("Boeing 747-200"), "Boeing 747-400", 0.0, 0.0),
+    (thought("Boeing 747-200"), "Boeing 747-400", 0.0, 1.0),  # the solution reads as 747
+    (thought("BAE 146-300"), "BAE 146-200", 0.0, 1.0),  # the solution reads as 146 (issue 26)
     (thought("Boeing 747-400"), "Boeing 747-400", 1.0, 1.0),
     (thought("A330-300"), "A330-200", 0.0, 0.0),  # math_verify reads nothing from "A330-200"
     (thought("A330-200"), "A330-200", 1.0, 1.0),
@@ -104,7 +105,8 @@ def test_the_table_is_big_enough_and_has_both_kinds_of_rows():
 def test_each_rule_gives_its_codes_reward(completion, label, paper, reference):
     assert thinking_accuracy(completion, label) == paper
     assert thinking_accuracy_reference(completion, label) == reference
-    assert reference_code_accuracy_reward(completion, label) == reference  # the table is right
+    # the table is right: the reference code's reward gets the solution column, tags included
+    assert reference_code_accuracy_reward(completion, f"<answer>{label}</answer>") == reference
 
 
 def test_the_trl_reward_functions_take_conversational_completions():
@@ -227,6 +229,9 @@ def test_the_reference_reward_replaces_the_papers_only_where_math_verify_fires()
     cars, eurosat = specs(config, "cls-rl", "StanfordCars"), specs(config, "cls-rl", "EuroSAT")
     assert cars["rewards"] == ["thinking_format", "thinking_accuracy_reference"]
     assert eurosat["rewards"] == ["thinking_format", "thinking_accuracy"]
+    # the reference reward's own version reruns the jobs that use it, and no other
+    assert cars["rule_versions"] == {"thinking_accuracy_reference": 2}
+    assert "rule_versions" not in eurosat
     assert specs(config, "no-thinking", "StanfordCars")["rewards"] == ["no_thinking_accuracy"]
     assert cars["trl"]["seed"] == 42
     paper = validate_config({"datasets": ["StanfordCars"]})

@@ -86,6 +86,7 @@ class Benchmark:
     image_dir: str
     split_file: str | None = None
     class_file: str | None = None
+    shared_names: tuple[str, ...] = ()  # names two classes may share (ImageNet's CLIP names)
     drop_classes: tuple[str, ...] = ()
     rename_classes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     math_verify_fires: bool = False  # the reference code's reward can differ (protocol section 5)
@@ -113,6 +114,7 @@ def _benchmark(name: str, entry: dict) -> Benchmark:
         if manual
         else None,
         drop_classes=tuple(entry.pop("drop_classes", ())),
+        shared_names=tuple(entry.pop("shared_names", ())),
         rename_classes=MappingProxyType(dict(entry.pop("rename_classes", {}))),
         **entry,
     )

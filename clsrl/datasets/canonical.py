@@ -12,6 +12,8 @@ A dataset folder holds three files, and its images anywhere below it (usually `i
   separators), the integer label, and the split (`train`, `val` or `test`). Extra columns are kept.
 - `dataset.json`: `{"name", "question", "num_classes", "splits": {"train": n, "val": n, "test": n},
   "source", "format_version": 1}`; extra keys are allowed (e.g. `skipped_images`).
+  `shared_classnames`, where present, lists the names that two or more classes may share
+  (ImageNet's "missile" and "sunglasses"); any other repeated name is an error.
 
 `load_dataset` validates all of it and raises `DatasetFormatError` naming the offending file, line,
 class or image and saying how to fix it. `write_dataset` runs the same checks before writing, with
@@ -59,6 +61,7 @@ SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("image", "label", "split")
 REQUIRED_METADATA = ("name", "question", "num_classes", "splits", "format_version")
 CSV_HEADER_LINES = 1  # manifest line of item 0 is this + 1 (lines count from 1)
+SHARED_NAMES_KEY = "shared_classnames"  # dataset.json: names several classes may share
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: DataFrames have no single truth value
@@ -113,18 +116,23 @@ def write_dataset(
     items: pd.DataFrame | Sequence[Mapping],
     source: str,
     extra: Mapping | None = None,
+    shared_names: Sequence[str] = (),
 ) -> CanonicalDataset:
     """Validate, then write `classnames.txt`, `manifest.csv` and `dataset.json` into `root`.
 
     `items` holds `image` (relative to root; the images must already be there), `label` and
-    `split`; extra columns are written too. `extra` adds keys to `dataset.json`. Each file is
-    written atomically and `dataset.json` last, so its presence marks a complete dataset.
+    `split`; extra columns are written too. `extra` adds keys to `dataset.json`;
+    `shared_names` are names several classes may have (recorded as `shared_classnames`). Each
+    file is written atomically and `dataset.json` last, so its presence marks a complete dataset.
     """
     root = Path(root)
     classnames = list(classnames)
     _check_text_field(name, "name")
     _check_text_field(question, "question")
-    _check_classnames(classnames, where="classnames")
+    shared = sorted({n for n in shared_names if classnames.count(n) > 1})
+    _check_classnames(classnames, where="classnames", shared=shared)
+    if shared:
+        extra = {**(extra or {}), SHARED_NAMES_KEY: shared}
     frame = pd.DataFrame(list(items)) if not isinstance(items, pd.DataFrame) else items
     frame = _check_items(frame, len(classnames), origin=_ROWS_OF_ITEMS)
     _check_images_exist(root, frame["image"], origin="items")
@@ -176,8 +184,8 @@ def load_dataset(root: str | Path, *, check_images: bool = False) -> CanonicalDa
     """
     root = Path(root)
     _check_files_present(root)
-    classnames = _read_classnames(root / CLASSNAMES_FILE)
     metadata = _read_metadata(root / METADATA_FILE)
+    classnames = _read_classnames(root / CLASSNAMES_FILE, metadata.get(SHARED_NAMES_KEY, ()))
     items = _read_manifest(root / MANIFEST_FILE)
     items = _check_items(items, len(classnames), origin=_lines_of(root / MANIFEST_FILE))
     _check_metadata_agrees(root, metadata, classnames, items)
@@ -202,19 +210,20 @@ def _check_files_present(root: Path) -> None:
         )
 
 
-def _read_classnames(path: Path) -> list[str]:
-    """Class names, one per line; trailing blank lines are ignored."""
+def _read_classnames(path: Path, shared=()) -> list[str]:
+    """Class names, one per line; trailing blank lines are ignored; `shared` may repeat."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise DatasetFormatError(f"{path} is not valid UTF-8 ({error}); save it as UTF-8") from None
     names = text.rstrip("\n").split("\n") if text.strip() else []
-    _check_classnames(names, where=str(path))
+    _check_classnames(names, where=str(path), shared=shared)
     return names
 
 
-def _check_classnames(names: list[str], *, where: str) -> None:
-    """Non-empty, no blank, padded, multi-line or duplicated names; `where` names the source."""
+def _check_classnames(names: list[str], *, where: str, shared=()) -> None:
+    """Non-empty, no blank, padded, multi-line or duplicated names (but the `shared` ones);
+    `where` names the source."""
     if not names:
         raise DatasetFormatError(f"{where}: no class names; write one class name per line")
     first_line: dict[str, int] = {}
@@ -229,7 +238,7 @@ def _check_classnames(names: list[str], *, where: str) -> None:
                 f"{where}: class name {name!r} on line {line} has leading/trailing whitespace "
                 "or a line break; the rewards compare stripped names, so remove it"
             )
-        if name in first_line:
+        if name in first_line and name not in shared:
             raise DatasetFormatError(
                 f"{where}: class {name!r} is duplicated on lines {first_line[name]} and {line}; "
                 "class names must be unique (rename one, or merge the two classes' images)"

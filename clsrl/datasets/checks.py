@@ -106,9 +106,12 @@ def image_problem(path: Path) -> str | None:
     return None
 
 
-def check_classes(classnames: Sequence[str], rows: Iterable[dict], name: str) -> None:
-    """Raise DatasetCheckError unless the dataset has at least 2 classes, no two names equal but
-    for case, and every class has training and test images (`rows`: label and split)."""
+def check_classes(
+    classnames: Sequence[str], rows: Iterable[dict], name: str, shared_names: Sequence[str] = ()
+) -> None:
+    """Raise DatasetCheckError unless the dataset has at least 2 classes, no two names equal
+    (but the `shared_names` the dataset declares) or equal but for case, and every class has
+    training and test images (`rows`: label and split)."""
     if len(classnames) < 2:
         raise DatasetCheckError(
             f"{name}: {len(classnames)} class ({listed(classnames, quote=True)}); a classifier "
@@ -119,9 +122,13 @@ def check_classes(classnames: Sequence[str], rows: Iterable[dict], name: str) ->
     for label, classname in enumerate(classnames):
         folded = classname.strip().casefold()
         if folded in first_of and classnames[first_of[folded]] == classname:
+            if classname in shared_names:
+                continue
             raise DatasetCheckError(
                 f"{name}: class {classname!r} is duplicated (labels {first_of[folded]} and "
-                f"{label}); class names must be unique: rename one, or merge the two classes"
+                f"{label}); class names must be unique: rename one, merge the two classes, or "
+                "keep both under one name that every answer shares "
+                f"(custom_datasets.{name}.shared_classnames: [{classname}])"
             )
         if folded in first_of:
             raise DatasetCheckError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clsrl.datasets.benchmarks import Benchmark
+from clsrl.datasets.checks import listed
 
 COOP_SPLITS = ("train", "val", "test")
 FGVC_SPLIT_FILE = "images_variant_{split}.txt"
@@ -41,6 +42,7 @@ class Converted:
     rows: list[dict]  # {"image": path relative to image_root, "label": int, "split": str}
     image_root: Path
     listed_in: str  # the file (or folder) that lists the images, for messages
+    shared_names: tuple[str, ...] = ()  # names two classes may share (clsrl.datasets.checks)
 
 
 def read_coop_split(benchmark: Benchmark, coop_dir: Path) -> Converted:
@@ -61,9 +63,11 @@ def read_coop_split(benchmark: Benchmark, coop_dir: Path) -> Converted:
             classname = benchmark.rename_classes.get(classname, classname)
             _name_label(names, label, classname, path)
             rows.append({"image": image, "label": label, "split": split_name})
-    classnames = _classnames_by_label(names, path)
+    classnames = _classnames_by_label(names, path, benchmark.shared_names)
     classnames, rows = _drop_classes(classnames, rows, benchmark.drop_classes)
-    return Converted(classnames, rows, coop_dir / benchmark.image_dir, str(path))
+    return Converted(
+        classnames, rows, coop_dir / benchmark.image_dir, str(path), benchmark.shared_names
+    )
 
 
 def _read_json(path: Path) -> dict:
@@ -105,8 +109,9 @@ def _name_label(names: dict[int, str], label: int, classname: str, path: Path) -
         )
 
 
-def _classnames_by_label(names: dict[int, str], listed_in) -> list[str]:
-    """Class names in label order; labels must run 0..n-1 and names must be unique."""
+def _classnames_by_label(names: dict[int, str], listed_in, shared=()) -> list[str]:
+    """Class names in label order; labels must run 0..n-1 and names must be unique, but for
+    the `shared` names (the benchmark's `shared_names`)."""
     labels = sorted(names)
     if labels != list(range(len(labels))):
         gaps = sorted(set(range(labels[-1] + 1)) - set(labels))[:5] if labels else []
@@ -117,10 +122,12 @@ def _classnames_by_label(names: dict[int, str], listed_in) -> list[str]:
     first: dict[str, int] = {}
     for label in labels:
         other = first.setdefault(names[label], label)
-        if other != label:
+        if other != label and names[label] not in shared:
+            allowed = f" (only {listed(shared, quote=True)} may be shared)" if shared else ""
             raise DatasetConversionError(
                 f"{listed_in}: class name {names[label]!r} is duplicated (labels {other} and "
-                f"{label}); class names must be unique: rename one or merge the classes"
+                f"{label}){allowed}; class names must be unique: the file is not the "
+                "benchmark's own, download it again, or rename one class or merge the two"
             )
     return [names[label] for label in labels]
 
@@ -210,8 +217,8 @@ def read_imagenet_folders(benchmark: Benchmark, coop_dir: Path) -> Converted:
                         }
                     )
     classnames = [name_of[wnid] for wnid in wnids]
-    _classnames_by_label(dict(enumerate(classnames)), class_file)
-    return Converted(classnames, rows, image_root, str(image_root))
+    _classnames_by_label(dict(enumerate(classnames)), class_file, benchmark.shared_names)
+    return Converted(classnames, rows, image_root, str(image_root), benchmark.shared_names)
 
 
 def _subfolders(folder: Path) -> list[str]:

@@ -5,6 +5,7 @@
         question: What type of bird is in the photo?
         image_folder: /data/birds        # or hf_dataset: a save_to_disk folder or a hub name
         classnames: {blue_jay: blue jay} # optional: folder/label name -> name in the questions
+        shared_classnames: [jay]         # optional: names several classes may share
 
 An image folder holds one sub-folder per class (then train/val/test are drawn per class with
 `split_ratio` and `split_seed`), or `train/`, `val/`, `test/` folders that each hold the class
@@ -86,6 +87,11 @@ def _ratio(spec: Mapping, name: str) -> dict[str, float]:
     return ratio
 
 
+def _shared(spec: Mapping) -> tuple[str, ...]:
+    """The names the user lets several classes share (`shared_classnames`)."""
+    return tuple(spec.get("shared_classnames", ()))
+
+
 def _apply_classnames(name: str, raw: list[str], given) -> list[str]:
     """The names shown in questions: `raw` renamed by a mapping, or replaced by a list."""
     key = f"config key 'custom_datasets.{name}.classnames'"
@@ -145,7 +151,7 @@ def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conv
     label_of = {class_name: label for label, class_name in enumerate(raw)}
     rows = [{"image": r["image"], "label": label_of[r["class"]], "split": r["split"]} for r in rows]
     classnames = _apply_classnames(name, raw, spec.get("classnames"))
-    return Converted(classnames, rows, root, str(root))
+    return Converted(classnames, rows, root, str(root), _shared(spec))
 
 
 def _subfolders(folder: Path) -> list[str]:
@@ -210,7 +216,7 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
         rows = _ratio_rows(rows, ratio, seed)
     log(f"{name}: {len(rows)} images of {len(raw)} classes from {source}")
     classnames = _apply_classnames(name, raw, spec.get("classnames"))
-    return Converted(classnames, rows, out_dir / IMAGES, str(source))
+    return Converted(classnames, rows, out_dir / IMAGES, str(source), _shared(spec))
 
 
 def _hf_classes(name: str, spec: Mapping, loaded, label_column: str):

@@ -96,7 +96,7 @@ def fetch_source(
             source.url, file, checksum=expected, retries=retries, backoff_s=backoff_s, log=log
         ).sha256
     target = coop_dir(cache_dir, source.dataset)
-    files = _place(source, file, target, log)  # an archive that does not unpack is not recorded
+    files = place_source(source, file, target, log)  # an archive that does not unpack: no record
     if recorded_sha256(file) is None:
         _record_sha256(file, sha256)
         if source.checksum is None:
@@ -115,7 +115,7 @@ def fetch_source(
     }
 
 
-def _place(source: Source, file: Path, target: Path, log: Log) -> int:
+def place_source(source: Source, file: Path, target: Path, log: Log) -> int:
     """Unpack an archive (or its nested archive) into the CoOp folder, or copy a single file."""
     if not source.unpack:
         target.mkdir(parents=True, exist_ok=True)

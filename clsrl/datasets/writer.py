@@ -80,7 +80,7 @@ def write_prepared(
         rows = [row for row in rows if row["image"] not in broken]
         if skipped:
             log(f"{name}: skipped {len(skipped)} unreadable image(s): {listed(skipped)}")
-    check_classes(converted.classnames, rows, name)
+    check_classes(converted.classnames, rows, name, converted.shared_names)
     _place_images(out_dir, image_root, [row["image"] for row in rows], log)
     items = [{**row, "image": f"{IMAGES}/{row['image']}"} for row in rows]
     extra = {"skipped_images": len(skipped), "skipped_examples": skipped[:MAX_LISTED]}
@@ -92,6 +92,7 @@ def write_prepared(
         items=items,
         source=source,
         extra=extra,
+        shared_names=converted.shared_names,
     )
 
 
