@@ -23,8 +23,8 @@ import yaml
 from clsrl import base_models as base_model_config
 from clsrl.base_models import BUILTIN_PREFIX
 from clsrl.datasets.registry import known_datasets
-from clsrl.methods import METHODS, resolve_methods
-from clsrl.trl_settings import trl_key_problems
+from clsrl.methods import METHODS, TRAINER_PRESETS, resolve_methods
+from clsrl.trl_settings import check_trl_value, trl_key_problems
 
 SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
@@ -306,10 +306,11 @@ def _semantic_problems(config: dict) -> list[str]:
 
 
 def _trl_problems(config: dict, methods: dict) -> list[str]:
-    """TRL settings that TRL's config classes do not take, or that clsrl sets itself."""
+    """TRL settings that TRL's config classes do not take, that clsrl sets itself, or whose
+    values TRL would refuse in a job; numbers written as YAML strings become numbers here."""
     problems = []
     for trainer, settings in config["training"]["trl"].items():
-        problems += trl_key_problems(trainer, settings, f"training.trl.{trainer}")
+        problems += _trl_settings_problems(trainer, settings, f"training.trl.{trainer}")
     for name, variant in config["method_variants"].items():
         settings = variant.get("trl", {})
         trainer = methods[name].trainer if name in methods else None
@@ -320,7 +321,39 @@ def _trl_problems(config: dict, methods: dict) -> list[str]:
                 "a trained method (sft, cls-rl, no-thinking)."
             )
         elif settings:
-            problems += trl_key_problems(trainer, settings, f"method_variants.{name}.trl")
+            problems += _trl_settings_problems(trainer, settings, f"method_variants.{name}.trl")
+    return problems or _group_problems(config, methods)
+
+
+def _trl_settings_problems(trainer: str, settings: dict, where: str) -> list[str]:
+    """Unknown or managed keys, then each value checked (and coerced) against TRL's field."""
+    problems = trl_key_problems(trainer, settings, where)
+    for key, value in settings.items():
+        settings[key], problem = check_trl_value(trainer, key, value, where)
+        problems += [problem] if problem else []
+    return problems
+
+
+def _group_problems(config: dict, methods: dict) -> list[str]:
+    """TRL's generation batch (the completions of one step) must hold whole groups: each GRPO
+    method of the study has a num_generations that divides training.grpo_completions_per_step."""
+    per_step = config["training"]["grpo_completions_per_step"]
+    problems = []
+    for name in config["methods"]:
+        method = methods.get(name)
+        if method is None or method.trainer != "grpo":
+            continue
+        trl = {**TRAINER_PRESETS["grpo"], **config["training"]["trl"].get("grpo", {}), **method.trl}
+        generations = trl["num_generations"]
+        if per_step % generations:
+            example = per_step - per_step % generations or generations
+            problems.append(
+                f"method {name!r}: num_generations {generations} does not divide "
+                f"training.grpo_completions_per_step {per_step}; TRL's generation batch holds "
+                f"whole groups of {generations} completions: set grpo_completions_per_step to "
+                f"a multiple of {generations} (e.g. {example}), or num_generations to a divisor "
+                "of it."
+            )
     return problems
 
 
