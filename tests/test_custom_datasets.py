@@ -96,9 +96,8 @@ def test_a_repeated_name_is_kept_only_where_the_user_lists_it(tmp_path):
     with pytest.raises(DatasetFormatError, match=re.escape("shared_classnames: [wren]")):
         prepare_custom("birds", spec, tmp_path / "out", log=quiet)
     # the key has no default: a spec without it stays as it was (its preparation does not rerun)
-    assert "shared_classnames" not in validate_config({"custom_datasets": {"b": spec}})[
-        "custom_datasets"
-    ]["b"]
+    validated = validate_config({"custom_datasets": {"b": spec}})["custom_datasets"]["b"]
+    assert "shared_classnames" not in validated
     prepare_custom("birds", {**spec, "shared_classnames": ["wren"]}, tmp_path / "out")
     dataset = load_dataset(tmp_path / "out", check_images=True)
     assert dataset.classnames == ["blue_jay", "wren", "wren"]  # two classes, one answer
