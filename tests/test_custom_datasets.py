@@ -13,6 +13,7 @@ from clsrl.datasets.canonical import DatasetFormatError, load_dataset
 from clsrl.datasets.custom import CustomDatasetError
 from clsrl.datasets.custom import prepare_custom as prepare_entry
 from clsrl.datasets.registry import datasets_of_kind, known_datasets
+from clsrl.datasets.source_checks import source_problems
 from clsrl.datasets.writer import ImageChecks
 
 QUESTION = "What type of bird is in the photo?"
@@ -334,3 +335,80 @@ def test_the_source_state_follows_files_sizes_and_times(tmp_path, hf_saved):
     assert state() != added
     assert custom_source_state({"hf_dataset": str(hf_saved)}) == source_state(str(hf_saved))
     assert custom_source_state({"hf_dataset": "org/name"}) == "hub:org/name"
+
+
+# ---------------------------------------------------------------------------------------------
+# Data mistakes stopped before any job (issue 27): the listing is known when the run is planned
+
+
+def _layout(root: Path, files: list[str]) -> Path:
+    for path in files:
+        if path.endswith("/"):
+            (root / path).mkdir(parents=True, exist_ok=True)
+        else:
+            _save(root / path)
+    return root
+
+
+def _images(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}/{index:02d}.png" for index in range(count)]
+
+
+GOOD_SPLITS = [*_images("train/a", 3), *_images("test/a", 1), *_images("train/b", 3)]
+GOOD_SPLITS += _images("test/b", 1)
+
+
+@pytest.mark.parametrize(
+    ("files", "spec", "fragment"),
+    [
+        ([*GOOD_SPLITS, "train/c/"], {}, "no train images: 'c'"),  # an empty class folder
+        ([*GOOD_SPLITS, *_images("train/A", 3), *_images("test/A", 1)], {}, "'A' and 'a' differ"),
+        (
+            [*_images("train/a", 3), *_images("test/a", 1), "train/b/0.png", "test/b/0.png"],
+            {},
+            "than training.shots (2): 'b' (1)",
+        ),  # fmt: skip
+        ([*GOOD_SPLITS, *_images("train/a/more", 2)], {}, "in a sub-folder of the class folder a/"),
+        ([*GOOD_SPLITS, "train/loose.png"], {}, "1 image(s) outside any class folder: loose.png"),
+        ([*GOOD_SPLITS, "loose.png"], {}, "outside any class folder: loose.png"),
+        (
+            [*_images("training/a", 3), *_images("validation/a", 1), *_images("test/a", 1)],
+            {},
+            "rename",
+        ),  # fmt: skip
+        (GOOD_SPLITS, {"classnames": {"a": "b"}}, "'b' is duplicated"),
+        ([*GOOD_SPLITS[:4], *_images("train/b", 3)], {}, "no test images: 'b'"),
+    ],
+    ids=[
+        "empty-class",
+        "case-clash",
+        "fewer-than-shots",
+        "nested-images",
+        "loose-in-split",
+        "loose-at-top",
+        "split-names",
+        "renamed-to-one",
+        "no-test-images",
+    ],  # fmt: skip
+)
+def test_a_data_mistake_is_named_when_the_run_is_planned(tmp_path, files, spec, fragment):
+    source = _layout(tmp_path / "src", files)
+    mine = {"question": QUESTION, "image_folder": str(source), **spec}
+    config = {"datasets": ["mine"], "training": {"shots": [2]}, "custom_datasets": {"mine": mine}}
+    problems = source_problems(validate_config(config))
+    assert len(problems) == 1 and fragment in problems[0], problems
+    assert problems[0].startswith("custom dataset 'mine': ")
+
+
+def test_a_listing_that_is_right_passes_and_allow_fewer_shots_lets_few_images_through(tmp_path):
+    source = _layout(tmp_path / "src", GOOD_SPLITS)
+    config = {
+        "datasets": ["mine"],
+        "training": {"shots": [4]},
+        "custom_datasets": {"mine": {"question": QUESTION, "image_folder": str(source)}},
+    }
+    assert "fewer training images" in source_problems(validate_config(config))[0]
+    config["training"]["allow_fewer_shots"] = True
+    assert source_problems(validate_config(config)) == []
+    config["training"] = {"shots": [2]}
+    assert source_problems(validate_config(config)) == []

@@ -106,9 +106,11 @@ def test_a_missing_source_folder_stops_before_any_job(tmp_path):
     [
         ({"train": {"seven": 4}, "test": {"seven": 2}}, "1 class ('seven')"),
         ({"train": {"Cat": 4, "cat": 4}, "test": {"Cat": 2, "cat": 2}}, "'Cat' and 'cat'"),
+        ({"train": {"a": 4, "b": 1}, "test": {"a": 2, "b": 2}}, "than training.shots (2): 'b' (1)"),
+        ({"train": {"a": 4, "b": 0}, "test": {"a": 2, "b": 2}}, "no train images: 'b'"),
     ],
 )
-def test_a_bad_dataset_stops_at_preparation_before_any_training(tmp_path, counts, fragment):
+def test_a_bad_dataset_stops_before_any_job(tmp_path, counts, fragment):
     source = split_folders(tmp_path / "src", counts)
     config = {
         "datasets": ["my-set"],
@@ -122,17 +124,18 @@ def test_a_bad_dataset_stops_at_preparation_before_any_training(tmp_path, counts
         tmp_path, "--cores", "1", configfile=write(tmp_path / "c.yaml", config), check=False
     )
     assert done.returncode != 0
-    log = (tmp_path / "logs/prepare_custom_dataset/my-set.log").read_text()
-    assert fragment in log
-    assert not (tmp_path / "results/models").exists()
+    assert "Invalid configuration" in done.stderr and fragment in done.stderr
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "data").exists()  # no job ran
 
 
 def test_adding_images_to_a_source_reruns_its_preparation(tmp_path):
-    """The 'fewer images than shots' case: the user adds images and reruns."""
+    """Fewer images than shots stops the run before any job, naming the counts; the user adds
+    images, and the next run prepares the dataset; adding more reruns the preparation only."""
     source = class_folders(tmp_path / "birds", per_class=2)
     config = {
         "datasets": ["my-birds"],
         "base_model": "builtin:tiny-qwen2-vl",
+        "training": {"shots": [2]},
         "custom_datasets": {
             "my-birds": {
                 "question": QUESTION,
@@ -142,10 +145,13 @@ def test_adding_images_to_a_source_reruns_its_preparation(tmp_path):
         },
     }
     configfile = write(tmp_path / "c.yaml", config)
+    refused = run_snakemake(tmp_path, "-n", "data", configfile=configfile, check=False)
+    assert "3 class(es) have fewer training images than training.shots (2)" in refused.stderr
+    class_folders(source, per_class=4)  # two more images per class
     run_snakemake(tmp_path, "--cores", "1", "data", configfile=configfile)
     assert (
         "Nothing to be done" in run_snakemake(tmp_path, "-n", "data", configfile=configfile).stdout
     )
-    class_folders(source, per_class=6)  # four more images per class
+    class_folders(source, per_class=6)  # two more images per class
     plan = run_snakemake(tmp_path, "-n", "data", configfile=configfile)
     assert planned_jobs(plan.stdout) == {"prepare_custom_dataset": 1, "data": 1}

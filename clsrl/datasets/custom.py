@@ -9,8 +9,12 @@
 
 An image folder holds one sub-folder per class (then train/val/test are drawn per class with
 `split_ratio` and `split_seed`), or `train/`, `val/`, `test/` folders that each hold the class
-folders. A HF `datasets` dataset has an image column and a label column (a ClassLabel, strings, or
-integers with `classnames` as a list); its `train`/`validation`/`test` splits are used, or, with a
+folders. A class's images lie in its folder itself: an image outside any class folder, or in a
+sub-folder of a class folder, is refused by name (nothing is dropped silently), and split folders
+under other names (`validation/`) are refused naming the folder to rename.
+
+A HF `datasets` dataset has an image column and a label column (a ClassLabel, strings, or integers
+with `classnames` as a list); its `train`/`validation`/`test` splits are used, or, with a
 single split, the seeded ratio split. `classnames` is a list (label order: sorted folder names,
 the ClassLabel order, or the integer labels) or a mapping that renames some classes.
 
@@ -32,6 +36,9 @@ from clsrl.datasets.writer import IMAGES, ImageChecks, write_prepared
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 HF_SPLITS = {"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
+# Split folders under other names: the folder a user has -> the name clsrl reads.
+SPLIT_FOLDER_NAMES = {"validation": "val", "valid": "val", "dev": "val", "training": "train"}
+SPLIT_FOLDER_NAMES["testing"] = "test"
 HF_IMAGE_DIGITS = 7  # images/<split>/<index:07d><suffix>
 DEFAULT_HF_SUFFIX = ".png"
 
@@ -125,6 +132,8 @@ def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conv
             f"config key 'custom_datasets.{name}.image_folder': {root} is not a folder"
         )
     top = _subfolders(root)
+    _refuse_loose_images(root)
+    _refuse_other_split_names(root, top)
     if top and set(top) <= set(SPLITS):
         rows_by_class = {split: _class_images(root / split) for split in top}
         raw = sorted({class_name for classes in rows_by_class.values() for class_name in classes})
@@ -158,8 +167,54 @@ def _subfolders(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _images_in(folder: Path) -> list[str]:
+    """The image files directly in `folder`, sorted."""
+    return sorted(
+        p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def _images_below(folder: Path) -> list[Path]:
+    """Every image file anywhere below `folder`."""
+    return [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def _refuse_loose_images(folder: Path) -> None:
+    """Images beside the class (or split) folders belong to no class: refused by name."""
+    loose = _images_in(folder)
+    if loose:
+        raise CustomDatasetError(
+            f"{folder} holds {len(loose)} image(s) outside any class folder: "
+            f"{listed(loose)}; every image must lie in its class's folder: move them into one "
+            "(or delete them)"
+        )
+
+
+def _refuse_other_split_names(root: Path, top: list[str]) -> None:
+    """Split folders named otherwise than train/, val/, test/ (`validation/`)."""
+    renames = {name: SPLIT_FOLDER_NAMES[name] for name in top if name in SPLIT_FOLDER_NAMES}
+    if renames and set(top) <= set(SPLITS) | set(renames):
+        moves = ", ".join(f"{root / old} to {new}/" for old, new in renames.items())
+        raise CustomDatasetError(
+            f"{root} holds split folders {', '.join(name + '/' for name in top)}: clsrl reads "
+            f"train/, val/ and test/; rename {moves}"
+        )
+
+
 def _class_images(folder: Path) -> dict[str, list[str]]:
-    """Class folder -> its image file names (sorted); a folder without classes is an error."""
+    """Class folder -> its image file names (sorted); a folder without classes, loose images or
+    images in a sub-folder of a class folder are errors that name them."""
+    _refuse_loose_images(folder)
+    for class_name in _subfolders(folder):
+        for inner in _subfolders(folder / class_name):
+            nested = _images_below(folder / class_name / inner)
+            if nested:
+                raise CustomDatasetError(
+                    f"{folder / class_name / inner} holds {len(nested)} image(s) in a sub-folder "
+                    f"of the class folder {class_name}/; a class's images are read from its "
+                    f"folder itself: move them up into {folder / class_name}, or make "
+                    f"{inner}/ a class folder of its own"
+                )
     classes = {
         class_name: sorted(
             p.name

@@ -23,6 +23,7 @@ import difflib
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -50,8 +51,10 @@ def _features(folder: Path) -> list[str]:
     return list(info.get("features") or {})
 
 
-def custom_source_problems(name: str, spec: dict) -> list[str]:
-    """What is wrong with one custom dataset's source, before any job runs (cheap checks)."""
+def custom_source_problems(name: str, spec: dict, study: dict | None = None) -> list[str]:
+    """What is wrong with one custom dataset's source, before any job runs (cheap checks). With
+    `study` (the validated config), an image folder's listing is checked as its preparation and
+    few-shot sampling would check it (`image_folder_problems`)."""
     key = f"config key 'custom_datasets.{name}"
     given = [source for source in SOURCES if spec.get(source)]
     if len(given) != 1:
@@ -67,7 +70,7 @@ def custom_source_problems(name: str, spec: dict) -> list[str]:
                 f"{key}.image_folder': {folder} is not a folder{_near(folder)}; point it at a "
                 "folder of class folders (or of train/, val/, test/ folders holding them)."
             ]
-        return []
+        return image_folder_problems(name, spec, study) if study else []
     source = spec["hf_dataset"]
     if not looks_like_local_path(source):
         return []  # a hub name: checked when the dataset is prepared (needs the network)
@@ -96,6 +99,38 @@ def custom_source_problems(name: str, spec: dict) -> list[str]:
     return problems
 
 
+def image_folder_problems(name: str, spec: dict, study: dict) -> list[str]:
+    """An image folder's classes and split, from its listing alone (no image is opened), checked
+    as the preparation job would (clsrl.datasets.checks.check_classes: empty classes, names equal
+    but for case, a class without training or test images; the layout rules of
+    clsrl.datasets.custom), and each trained class's training images against the study's shots."""
+    from clsrl.datasets.checks import check_classes, listed
+    from clsrl.datasets.custom import read_image_folder
+
+    try:
+        converted = read_image_folder(name, spec, Path("unused"), log=lambda line: None)
+        check_classes(converted.classnames, converted.rows, name, converted.shared_names)
+    except ValueError as error:  # DatasetConversionError, DatasetFormatError: they name the fix
+        return [f"custom dataset {name!r}: {str(error).removeprefix(f'{name}: ')}"]
+    shots = max(study["training"]["shots"])
+    if name not in study["datasets"] or study["training"]["allow_fewer_shots"]:
+        return []
+    names = converted.classnames
+    trained = range(len(names))
+    if "fewshot" not in study["settings"]:  # base-to-new trains the base half only
+        trained = range(-(-len(names) // 2))
+    counts = Counter(row["label"] for row in converted.rows if row["split"] == "train")
+    short = [f"{names[label]!r} ({counts[label]})" for label in trained if counts[label] < shots]
+    if not short:
+        return []
+    return [
+        f"custom dataset {name!r}: {len(short)} class(es) have fewer training images than "
+        f"training.shots ({shots}): {listed(short)}. Add images (with a ratio split a class "
+        "keeps split_ratio.train of its images for training), lower training.shots, or set "
+        "training.allow_fewer_shots: true to take all images of such classes."
+    ]
+
+
 def _near(path: Path) -> str:
     """' (did you mean X?)' when a sibling's name is close to the missing path's."""
     parent = path.parent
@@ -116,7 +151,7 @@ def source_problems(config: dict) -> list[str]:
     problems = []
     for name, spec in config["custom_datasets"].items():
         if name in used:
-            problems += custom_source_problems(name, spec)
+            problems += custom_source_problems(name, spec, config)
     return problems
 
 
