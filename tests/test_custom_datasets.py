@@ -412,3 +412,79 @@ def test_a_listing_that_is_right_passes_and_allow_fewer_shots_lets_few_images_th
     assert source_problems(validate_config(config)) == []
     config["training"] = {"shots": [2]}
     assert source_problems(validate_config(config)) == []
+
+
+def _hf(tmp_path, splits: dict[str, dict], features=None) -> str:
+    """A DatasetDict saved with save_to_disk; `splits`: name -> columns."""
+    import datasets
+
+    built = {
+        name: datasets.Dataset.from_dict(columns, features=features)
+        for name, columns in splits.items()
+    }
+    folder = tmp_path / "hf"
+    datasets.DatasetDict(built).save_to_disk(str(folder))
+    return str(folder)
+
+
+def _images_column(count: int) -> list[dict]:
+    return [{"bytes": _png((i * 40, 0, 0)), "path": None} for i in range(count)]
+
+
+def _classlabel_features():
+    import datasets
+
+    return datasets.Features({"img": datasets.Image(), "y": datasets.ClassLabel(names=["a", "b"])})
+
+
+def _string_features():
+    import datasets
+
+    return datasets.Features({"img": datasets.Image(), "y": datasets.Value("string")})
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "fragment"),
+    [
+        ("swapped", {"image_column": "y", "label_column": "img"}, "swap custom_datasets.h"),
+        ("none-labels", {}, "1 empty (None) of its 4 labels in column 'y'"),
+        ("unlabelled-test", {}, "split 'test': 4 unlabelled (-1) of its 4 labels"),
+        ("no-test-split", {}, "has splits ['train', 'validation'] but no test split"),
+        (
+            "test-share-0",
+            {"split_ratio": {"train": 0.9, "val": 0.1, "test": 0.0}},
+            "split_ratio.test' is 0.0; every class needs test images",
+        ),  # fmt: skip
+    ],
+)
+def test_hf_dataset_mistakes_are_named_not_crashes(tmp_path, case, spec, fragment):
+    images = _images_column(4)
+    if case == "swapped":
+        source = _hf(tmp_path, {"train": {"img": images, "y": list("abab")}}, _string_features())
+    elif case == "none-labels":
+        labels = ["a", None, "a", "b"]
+        source = _hf(tmp_path, {"train": {"img": images, "y": labels}}, _string_features())
+    elif case == "unlabelled-test":
+        columns = {"img": images, "y": [0, 1, 0, 1]}
+        test = {"img": images, "y": [-1, -1, -1, -1]}
+        source = _hf(tmp_path, {"train": columns, "test": test}, _classlabel_features())
+    elif case == "no-test-split":
+        columns = {"img": images, "y": [0, 1, 0, 1]}
+        splits = {"train": columns, "validation": columns}
+        source = _hf(tmp_path, splits, _classlabel_features())
+    else:
+        source = _hf(tmp_path, {"train": {"img": images, "y": list("abab")}}, _string_features())
+    defaults = {"image_column": "img", "label_column": "y"}
+    with pytest.raises(CustomDatasetError) as error:
+        prepare_custom(
+            "h", {"question": QUESTION, "hf_dataset": source, **defaults, **spec}, tmp_path / "out"
+        )
+    assert fragment in str(error.value)
+
+
+def test_a_file_given_as_the_image_folder_is_called_a_file(tmp_path):
+    (tmp_path / "birds.zip").write_bytes(b"zip")
+    spec = {"question": QUESTION, "image_folder": str(tmp_path / "birds.zip")}
+    config = validate_config({"datasets": ["b"], "custom_datasets": {"b": spec}})
+    [problem] = source_problems(config)
+    assert f"{tmp_path / 'birds.zip'} is not a folder (it is a file)" in problem

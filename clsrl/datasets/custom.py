@@ -91,6 +91,12 @@ def _ratio(spec: Mapping, name: str) -> dict[str, float]:
             f"config key 'custom_datasets.{name}.split_ratio' is {ratio}; give train, val and "
             "test shares that add up to 1"
         )
+    for split in ("train", "test"):
+        if ratio[split] <= 0:
+            raise CustomDatasetError(
+                f"config key 'custom_datasets.{name}.split_ratio.{split}' is {ratio[split]}; "
+                f"every class needs {split} images: give it a share above 0"
+            )
     return ratio
 
 
@@ -215,14 +221,7 @@ def _class_images(folder: Path) -> dict[str, list[str]]:
                     f"folder itself: move them up into {folder / class_name}, or make "
                     f"{inner}/ a class folder of its own"
                 )
-    classes = {
-        class_name: sorted(
-            p.name
-            for p in (folder / class_name).iterdir()
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
-        for class_name in _subfolders(folder)
-    }
+    classes = {class_name: _images_in(folder / class_name) for class_name in _subfolders(folder)}
     if not classes:
         raise CustomDatasetError(f"{folder} has no class folders; put each class's images in one")
     return classes
@@ -238,13 +237,7 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
 
     source = spec["hf_dataset"]
     image_column, label_column = spec["image_column"], spec["label_column"]
-    loaded = (
-        datasets.load_from_disk(source)
-        if Path(source).expanduser().exists()
-        else datasets.load_dataset(source)
-    )
-    if isinstance(loaded, datasets.Dataset):
-        loaded = datasets.DatasetDict({"train": loaded})
+    loaded = _load_hf(name, source, datasets)
     for split_name, split in loaded.items():
         missing = [c for c in (image_column, label_column) if c not in split.column_names]
         if missing:
@@ -252,6 +245,7 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
                 f"{source} split {split_name!r} has no column(s) {missing} (columns: "
                 f"{split.column_names}); set custom_datasets.{name}.image_column / label_column"
             )
+        _check_hf_columns(name, source, split_name, split, image_column, label_column)
     raw, label_of = _hf_classes(name, spec, loaded, label_column)
     split_of = _hf_split_names(name, source, list(loaded))
     ratio, seed = _ratio(spec, name), spec["split_seed"]
@@ -272,6 +266,55 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
     log(f"{name}: {len(rows)} images of {len(raw)} classes from {source}")
     classnames = _apply_classnames(name, raw, spec.get("classnames"))
     return Converted(classnames, rows, out_dir / IMAGES, str(source), _shared(spec))
+
+
+def _load_hf(name: str, source: str, datasets):
+    """The saved dataset (a folder) or the hub dataset, as a DatasetDict."""
+    if Path(source).expanduser().exists():
+        loaded = datasets.load_from_disk(source)
+    else:
+        try:
+            loaded = datasets.load_dataset(source)
+        except (FileNotFoundError, ConnectionError, ValueError) as error:
+            raise CustomDatasetError(
+                f"config key 'custom_datasets.{name}.hf_dataset': {source!r} is not a local "
+                f"folder, and the hub cannot give it ({type(error).__name__}: {error}); check "
+                "the name (org/name), the network, or give a save_to_disk folder"
+            ) from None
+    if isinstance(loaded, datasets.Dataset):
+        loaded = datasets.DatasetDict({"train": loaded})
+    return loaded
+
+
+def _check_hf_columns(name, source, split_name, split, image_column, label_column) -> None:
+    """Images in the image column (an Image feature, or file paths as strings); labels that are
+    no images, no None and no -1 (a hub dataset's unlabelled test set)."""
+    import datasets
+
+    key = f"custom_datasets.{name}"
+    image, label = split.features[image_column], split.features[label_column]
+    if isinstance(label, datasets.Image):
+        raise CustomDatasetError(
+            f"{source} split {split_name!r}: the label column {label_column!r} holds images; "
+            f"swap {key}.image_column and {key}.label_column"
+        )
+    if not isinstance(image, datasets.Image) and getattr(image, "dtype", None) != "string":
+        raise CustomDatasetError(
+            f"{source} split {split_name!r}: the image column {image_column!r} holds {image}, "
+            f"not images or image file paths; set {key}.image_column to the column of images"
+        )
+    values = split[label_column]
+    empty = sum(value is None for value in values)
+    unlabelled = (
+        sum(value == -1 for value in values) if isinstance(label, datasets.ClassLabel) else 0
+    )
+    if empty or unlabelled:
+        what = f"{empty} empty (None)" if empty else f"{unlabelled} unlabelled (-1)"
+        raise CustomDatasetError(
+            f"{source} split {split_name!r}: {what} of its {len(values)} labels in column "
+            f"{label_column!r} (a hub dataset's hidden test set has only -1); drop those rows or "
+            "that split (Dataset.filter, then save_to_disk) and use the labelled ones"
+        )
 
 
 def _hf_classes(name: str, spec: Mapping, loaded, label_column: str):
@@ -309,7 +352,15 @@ def _hf_split_names(name: str, source: str, splits: list[str]) -> dict[str, str]
             f"custom dataset {name}: {source} has split(s) {unknown}; known: "
             f"{', '.join(HF_SPLITS)} (or save a single split to use split_ratio)"
         )
-    return {split: HF_SPLITS[split] for split in splits}
+    mapped = {split: HF_SPLITS[split] for split in splits}
+    for needed in ("train", "test"):
+        if needed not in mapped.values():
+            raise CustomDatasetError(
+                f"custom dataset {name}: {source} has splits {splits} but no {needed} split; "
+                f"every class needs {needed} images: add a {needed!r} split, or save the data "
+                f"as a single split to draw train, val and test with split_ratio"
+            )
+    return mapped
 
 
 def _write_hf_image(out_dir: Path, split: str, index: int, image: Mapping) -> str:

@@ -136,7 +136,10 @@ def _near(path: Path) -> str:
     parent = path.parent
     if not parent.is_dir():
         return f" (nor is {parent})" if not parent.exists() else ""
-    close = difflib.get_close_matches(path.name, [p.name for p in parent.iterdir()], n=1)
+    if path.exists():
+        return " (it is a file)"
+    names = [p.name for p in parent.iterdir() if p.name != path.name]
+    close = difflib.get_close_matches(path.name, names, n=1)
     return f" (did you mean {parent / close[0]}?)" if close else ""
 
 
