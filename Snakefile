@@ -31,6 +31,10 @@ onstart:
     check_base_model()  # a hub model must be cached or reachable before any job loads it
 
 
+onerror:
+    report_failed_jobs()  # each failed job's known error ("clsrl error: ..."), at the end
+
+
 rule all:
     """Every table and figure of the study."""
     default_target: True

@@ -57,6 +57,7 @@ from clsrl.restore import CheckpointRestore, trainable_weights, weight_checksums
 from clsrl.rewards import reward_functions
 from clsrl.study import Study, TrainingRuntime
 from clsrl.vllm_backend import suppression_bias
+from clsrl.workflow import EXIT_KNOWN_ERROR, is_known_error, known_error_line
 
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on a signal with a checkpoint saved; rerun to resume
 
@@ -380,6 +381,11 @@ def main(argv: list[str] | None = None) -> None:
     except TrainingStopped as stopped:
         print(stopped, file=sys.stderr, flush=True)
         sys.exit(EXIT_STOPPED)
+    except Exception as error:
+        if not is_known_error(error):
+            raise
+        print(known_error_line(error), file=sys.stderr, flush=True)
+        sys.exit(EXIT_KNOWN_ERROR)
 
 
 if __name__ == "__main__":

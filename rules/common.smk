@@ -2,6 +2,7 @@
 # clsrl.study.Study resolves the config once; every function here asks it one thing.
 import re
 import sys
+import time
 
 from clsrl.config import TINY_BUILDS, ConfigError, validate_config
 from clsrl.datasets.registry import datasets_of_kind
@@ -14,6 +15,7 @@ from clsrl.datasets.source_checks import (
 from clsrl.datasets.sources import benchmark_coop_dir, benchmark_download_records
 from clsrl.hub import hub_model_problem
 from clsrl.stages import STAGE_VERSIONS
+from clsrl.workflow import failed_job_messages
 from clsrl.study import (
     BASE_MODEL,
     CHECKPOINTS,
@@ -32,6 +34,7 @@ from clsrl.study import (
 
 # The Snakefile reads config.yaml only when no --configfile is given (a user's file replaces it).
 CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles]
+RUN_STARTED = time.time()  # the job logs written since then are this run's
 WARNINGS = []
 try:
     config.update(validate_config(config, WARNINGS))
@@ -230,3 +233,9 @@ def check_base_model():
         print(f"clsrl: {problem}", file=sys.stderr)
     if any(problems):
         raise SystemExit(1)
+
+
+def report_failed_jobs():
+    """After a failed run (the Snakefile's onerror): each failed job's known error, last."""
+    for message in failed_job_messages("logs", RUN_STARTED):
+        print(f"clsrl: a job stopped. {message}", file=sys.stderr)

@@ -319,6 +319,12 @@ def test_workflow_prepares_a_local_copy_and_stops_for_a_manual_step(tmp_path):
     )
     assert done.returncode != 0
     assert f"{imagenet}/images/train: the 1,000 training class folders" in done.stderr
+    # A known error ends its log as one line, no traceback, and closes the run's own messages.
+    log = (tmp_path / "logs/prepare_benchmark_dataset/ImageNet.log").read_text()
+    assert "Traceback" not in log
+    assert log[log.index("clsrl error: ") :].startswith("clsrl error: ManualStepRequired: ImageNet")
+    closing = done.stderr[done.stderr.rindex("Exiting because a job execution failed") :]
+    assert "clsrl: a job stopped. clsrl error: ManualStepRequired: ImageNet cannot be" in closing
     assert load_dataset(tmp_path / "data/prepared/EuroSAT").num_classes == 10
     assert not (tmp_path / "data/prepared/ImageNet").exists()
     imagenet_fixture(imagenet)  # the files are placed: the rerun picks them up

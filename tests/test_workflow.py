@@ -248,3 +248,27 @@ def test_a_multi_gpu_training_job_launches_one_process_per_gpu(tmp_path):
         "--num_processes",
     ]
     assert (ROOT / "envs/accelerate/fsdp.yaml").is_file()
+
+
+def test_a_known_error_ends_its_job_log_as_one_line_and_others_keep_their_traceback(tmp_path):
+    import time
+
+    from clsrl.fewshot import NotEnoughImagesError
+    from clsrl.workflow import failed_job_messages, job_log
+
+    started = time.time() - 1
+    known, other = tmp_path / "logs/a/known.log", tmp_path / "logs/b/other.log"
+    with pytest.raises(SystemExit) as stop, job_log(known):
+        raise NotEnoughImagesError("2 class(es) have fewer than 4 train images: 'wren' (1 image)")
+    assert stop.value.code == 1
+    assert known.read_text() == (
+        "clsrl error: NotEnoughImagesError: 2 class(es) have fewer than 4 train images: "
+        "'wren' (1 image)\n"
+    )
+    with pytest.raises(KeyError), job_log(other):
+        raise KeyError("a bug")
+    assert "Traceback" in other.read_text() and "clsrl error" not in other.read_text()
+    [message] = failed_job_messages(tmp_path / "logs", started)
+    assert message.startswith("clsrl error: NotEnoughImagesError: 2 class(es)")
+    assert message.endswith(f"(log: {known})")
+    assert failed_job_messages(tmp_path / "logs", time.time() + 60) == []  # older logs: none
