@@ -488,3 +488,21 @@ def test_a_file_given_as_the_image_folder_is_called_a_file(tmp_path):
     config = validate_config({"datasets": ["b"], "custom_datasets": {"b": spec}})
     [problem] = source_problems(config)
     assert f"{tmp_path / 'birds.zip'} is not a folder (it is a file)" in problem
+
+
+def test_map_cache_files_beside_a_saved_dataset_change_nothing(tmp_path):
+    import datasets
+
+    from clsrl.datasets.source_checks import source_state
+
+    folder = tmp_path / "hf"
+    labels = {"img": _images_column(4), "y": list("abab")}
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict(labels, features=_string_features())}
+    ).save_to_disk(str(folder))
+    before = source_state(str(folder))
+    loaded = datasets.load_from_disk(str(folder))
+    loaded["train"].map(lambda row: {"y": row["y"].upper()})  # writes cache-*.arrow there
+    assert list(folder.rglob("cache-*.arrow")), "the map wrote no cache file: test is moot"
+    source_state.cache_clear()
+    assert source_state(str(folder)) == before

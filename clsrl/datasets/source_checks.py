@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ SOURCES = ("image_folder", "hf_dataset")
 HF_DICT_FILE = "dataset_dict.json"  # a DatasetDict saved with save_to_disk
 HF_INFO_FILE = "dataset_info.json"  # each saved Dataset (split)
 HF_STATE_FILE = "state.json"  # holds the Dataset's fingerprint
+HF_CACHE_FILES = "cache-*.arrow"  # what Dataset.map() writes beside a saved dataset
 
 
 def hf_columns(folder: Path) -> dict[str, list[str]] | None:
@@ -170,11 +172,15 @@ def unused_custom_datasets(config: dict) -> list[str]:
 
 
 def _files(folder: Path) -> Iterator[tuple[str, int, int]]:
-    """(relative path, size, modification time in ns) of every file below `folder`, sorted."""
+    """(relative path, size, modification time in ns) of every file below `folder`, sorted;
+    `datasets`' cache files (`cache-*.arrow`, written by `.map()` on a saved dataset) are no
+    part of the data."""
     found = []
     for directory, subfolders, files in os.walk(folder):
         subfolders.sort()
         for file in files:
+            if fnmatch.fnmatch(file, HF_CACHE_FILES):
+                continue
             path = Path(directory) / file
             stat = path.stat()
             found.append((path.relative_to(folder).as_posix(), stat.st_size, stat.st_mtime_ns))
