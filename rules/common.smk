@@ -8,6 +8,7 @@ from clsrl.config import TINY_BUILDS, ConfigError, validate_config
 from clsrl.datasets.registry import datasets_of_kind
 from clsrl.datasets.source_checks import (
     custom_source_state,
+    resolve_relative_sources,
     source_problems,
     source_state,
     unused_custom_datasets,
@@ -38,6 +39,7 @@ RUN_STARTED = time.time()  # the job logs written since then are this run's
 WARNINGS = []
 try:
     config.update(validate_config(config, WARNINGS))
+    WARNINGS += resolve_relative_sources(config, CONFIG_FILES)
     problems = source_problems(config)
     if problems:
         raise ConfigError("\n".join(problems))

@@ -155,3 +155,23 @@ def test_adding_images_to_a_source_reruns_its_preparation(tmp_path):
     class_folders(source, per_class=6)  # two more images per class
     plan = run_snakemake(tmp_path, "-n", "data", configfile=configfile)
     assert planned_jobs(plan.stdout) == {"prepare_custom_dataset": 1, "data": 1}
+
+
+def test_a_relative_image_folder_is_read_from_the_config_files_folder(tmp_path):
+    class_folders(tmp_path / "data" / "birds", per_class=10)
+    config = {
+        "datasets": ["my-birds"],
+        "methods": ["zero-shot"],
+        "base_model": "builtin:tiny-qwen2-vl",
+        "custom_datasets": {"my-birds": {"question": QUESTION, "image_folder": "../data/birds"}},
+    }
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "run").mkdir()
+    configfile = write(tmp_path / "configs" / "my.yaml", config)  # ../data is beside configs/
+    done = run_snakemake(tmp_path / "run", "-n", configfile=configfile)
+    resolved = (tmp_path / "data" / "birds").resolve()
+    assert f"'../data/birds' is relative: resolved against {(tmp_path / 'configs').resolve()}" in (
+        done.stderr
+    )
+    assert f": {resolved}" in done.stderr
+    assert planned_jobs(done.stdout)["prepare_custom_dataset"] == 1

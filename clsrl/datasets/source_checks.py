@@ -150,6 +150,49 @@ def _suggest(name: str, names: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def resolve_relative_sources(
+    config: dict, config_files: list[str], cwd: str | Path | None = None
+) -> list[str]:
+    """Resolve each custom dataset's relative local source (`image_folder: ../digits`) against
+    the folder of the config file that sets it, not the working directory; return a note for
+    each path that this changes (its spec then holds the absolute path). A path given with
+    --config, or set in a file in the working directory, is left as it is.
+
+    >>> import tempfile, yaml
+    >>> here = Path(tempfile.mkdtemp())
+    >>> (here / "cfg").mkdir(); (here / "digits").mkdir()
+    >>> _ = (here / "cfg/my.yaml").write_text("custom_datasets: {d: {image_folder: ../digits}}")
+    >>> config = {"custom_datasets": {"d": {"image_folder": "../digits"}}}
+    >>> notes = resolve_relative_sources(config, [str(here / "cfg/my.yaml")], cwd=here)
+    >>> config["custom_datasets"]["d"]["image_folder"] == str((here / "digits").resolve())
+    True
+    """
+    import yaml
+
+    cwd = Path(cwd or Path.cwd()).resolve()
+    notes = []
+    for name, spec in config["custom_datasets"].items():
+        for key in SOURCES:
+            value = spec.get(key)
+            if not value or Path(value).expanduser().is_absolute() or value.startswith("~"):
+                continue
+            if key == "hf_dataset" and not looks_like_local_path(value):
+                continue  # a hub name
+            for config_file in reversed(config_files):  # the last file that sets it wins
+                text = Path(config_file).read_text(encoding="utf-8")
+                given = ((yaml.safe_load(text) or {}).get("custom_datasets") or {}).get(name) or {}
+                if given.get(key) == value:
+                    base = Path(config_file).resolve().parent
+                    if base != cwd:
+                        spec[key] = str((base / value).resolve())
+                        notes.append(
+                            f"custom_datasets.{name}.{key} {value!r} is relative: resolved "
+                            f"against {base} (the folder of {config_file}): {spec[key]}"
+                        )
+                    break
+    return notes
+
+
 def source_problems(config: dict) -> list[str]:
     """Problems of the custom datasets a study uses (datasets and evaluation targets)."""
     used = set(config["datasets"]) | set(config["evaluation"]["targets"])
