@@ -378,6 +378,11 @@ GOOD_SPLITS += _images("test/b", 1)
         ),  # fmt: skip
         (GOOD_SPLITS, {"classnames": {"a": "b"}}, "'b' is duplicated"),
         ([*GOOD_SPLITS[:4], *_images("train/b", 3)], {}, "no test images: 'b'"),
+        (
+            [*GOOD_SPLITS, *_images("train/x\\y", 3), *_images("test/x\\y", 1)],
+            {},
+            "a backslash in a class folder's name",
+        ),  # fmt: skip
     ],
     ids=[
         "empty-class",
@@ -389,6 +394,7 @@ GOOD_SPLITS += _images("test/b", 1)
         "split-names",
         "renamed-to-one",
         "no-test-images",
+        "backslash",
     ],  # fmt: skip
 )
 def test_a_data_mistake_is_named_when_the_run_is_planned(tmp_path, files, spec, fragment):

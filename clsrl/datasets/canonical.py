@@ -379,12 +379,17 @@ def _fail_on_rows(frame: pd.DataFrame, bad: pd.Series, origin: _RowOrigin, probl
     if positions.size == 0:
         return
     listed = "; ".join(
-        f"{origin.name(p)} (image {frame['image'].iat[p]!r}, label {frame['label'].iat[p]!r}, "
-        f"split {frame['split'].iat[p]!r})"
+        f"{origin.name(p)} (image {_plain(frame['image'].iat[p])!r}, label "
+        f"{_plain(frame['label'].iat[p])!r}, split {_plain(frame['split'].iat[p])!r})"
         for p in positions[:MAX_LISTED]
     )
     more = f" and {positions.size - MAX_LISTED} more" if positions.size > MAX_LISTED else ""
     raise DatasetFormatError(f"{origin.source}: {problem}: {listed}{more}")
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds (`6`, not `np.int64(6)`, in messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_metadata_agrees(root: Path, metadata: dict, classnames, items) -> None:

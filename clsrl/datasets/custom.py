@@ -208,10 +208,16 @@ def _refuse_other_split_names(root: Path, top: list[str]) -> None:
 
 
 def _class_images(folder: Path) -> dict[str, list[str]]:
-    """Class folder -> its image file names (sorted); a folder without classes, loose images or
-    images in a sub-folder of a class folder are errors that name them."""
+    """Class folder -> its image file names (sorted); a folder without classes, loose images,
+    images in a sub-folder of a class folder, or a backslash in a folder's name are errors that
+    name them."""
     _refuse_loose_images(folder)
     for class_name in _subfolders(folder):
+        if "\\" in class_name:
+            raise CustomDatasetError(
+                f"{folder / class_name}: a backslash in a class folder's name; paths in the "
+                "manifest use / and no \\: rename the folder"
+            )
         for inner in _subfolders(folder / class_name):
             nested = _images_below(folder / class_name / inner)
             if nested:
