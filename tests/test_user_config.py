@@ -175,3 +175,24 @@ def test_a_relative_image_folder_is_read_from_the_config_files_folder(tmp_path):
     )
     assert f": {resolved}" in done.stderr
     assert planned_jobs(done.stdout)["prepare_custom_dataset"] == 1
+
+
+def test_an_in_place_edit_of_a_source_image_never_changes_the_prepared_copy(tmp_path):
+    source = class_folders(tmp_path / "birds", per_class=10)
+    config = {
+        "datasets": ["my-birds"],
+        "base_model": "builtin:tiny-qwen2-vl",
+        "custom_datasets": {"my-birds": {"question": QUESTION, "image_folder": str(source)}},
+    }
+    configfile = write(tmp_path / "c.yaml", config)
+    run_snakemake(tmp_path, "--cores", "1", "data", configfile=configfile)
+    prepared = tmp_path / "data/prepared/my-birds"
+    assert json.loads((prepared / "dataset.json").read_text())["images_placed"] == "copied"
+    image = source / "robin" / "03.png"
+    before = (prepared / "images/robin/03.png").read_bytes()
+    with open(image, "r+b") as handle:  # edited in place: the same file, other bytes
+        handle.seek(len(before) // 2)
+        handle.write(b"\x00" * 8)
+    assert (prepared / "images/robin/03.png").read_bytes() == before  # what was prepared stays
+    plan = run_snakemake(tmp_path, "-n", "data", configfile=configfile)
+    assert planned_jobs(plan.stdout) == {"prepare_custom_dataset": 1, "data": 1}

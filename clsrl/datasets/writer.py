@@ -7,10 +7,15 @@ and the count (with the first few names) is logged and recorded in `dataset.json
 `skipped_images` / `skipped_examples`. Then the classes are checked (clsrl.datasets.checks: at
 least 2, no two names equal but for case, every class with training and test images).
 
-The images are hard-linked into the dataset's `images/` folder (copied where the source is on
-another file system), so the prepared dataset holds its own images: moving, editing or deleting
-the source later changes nothing here (the workflow reruns the preparation when the source
-changes; clsrl.datasets.source_checks).
+The images are placed in the dataset's `images/` folder, so that moving or deleting the source
+later breaks nothing here. From a folder of the user's (a custom dataset, a benchmark's local
+copy) they are copied when they total at most `ImageChecks.copy_up_to_bytes`
+(`data.copy_images_up_to_gb`; the copy is a reflink where the file system has them), so an edit
+of the user's folder never changes what was prepared; a larger one, and the workflow's own
+download cache, are hard-linked (copied across file systems): no second copy of an ImageNet.
+An in-place edit of a hard-linked image changes the prepared copy too; the next run sees the
+edit in the source's state and reruns what depends on it (clsrl.datasets.source_checks).
+`dataset.json` records which (`images_placed`: copied or hard-linked).
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ class ImageChecks:
     decode: bool
     skip_unreadable: bool
     threads: int
+    copy_up_to_bytes: int = 0  # copy the images when they total at most this; 0: hard links
+
+
+def copy_limit(data_config: dict) -> int:
+    """`data.copy_images_up_to_gb` in bytes (the images of a user's folder are copied up to it).
+
+    >>> copy_limit({"copy_images_up_to_gb": 0.5})
+    500000000
+    """
+    return int(data_config["copy_images_up_to_gb"] * 1e9)
 
 
 def write_prepared(
@@ -81,9 +96,13 @@ def write_prepared(
         if skipped:
             log(f"{name}: skipped {len(skipped)} unreadable image(s): {listed(skipped)}")
     check_classes(converted.classnames, rows, name, converted.shared_names)
-    _place_images(out_dir, image_root, [row["image"] for row in rows], log)
+    images = [row["image"] for row in rows]
+    copy = _total_at_most(image_root, images, checks.copy_up_to_bytes)
+    placed = _place_images(out_dir, image_root, images, log, copy)
     items = [{**row, "image": f"{IMAGES}/{row['image']}"} for row in rows]
     extra = {"skipped_images": len(skipped), "skipped_examples": skipped[:MAX_LISTED]}
+    if placed:
+        extra["images_placed"] = placed
     return write_dataset(
         out_dir,
         name=name,
@@ -96,12 +115,25 @@ def write_prepared(
     )
 
 
-def _place_images(out_dir: Path, image_root: Path, images: list[str], log: Log) -> None:
-    """Hard-link (or, across file systems, copy) each image into `out_dir/images`, unless the
-    converter wrote them there itself. A folder left by an earlier run is replaced."""
+def _total_at_most(root: Path, images: list[str], limit: int) -> bool:
+    """Whether the images total at most `limit` bytes (stops counting past it; 0: no)."""
+    total = 0
+    for image in images if limit > 0 else ():
+        total += (root / image).stat().st_size
+        if total > limit:
+            return False
+    return limit > 0
+
+
+def _place_images(
+    out_dir: Path, image_root: Path, images: list[str], log: Log, copy: bool = False
+) -> str | None:
+    """Copy (`copy`) or hard-link (across file systems: copy) each image into
+    `out_dir/images`, unless the converter wrote them there itself (then None). A folder left by
+    an earlier run is replaced. Returns "copied" or "hard-linked"."""
     target = out_dir / IMAGES
     if target.resolve() == image_root:
-        return
+        return None
     if target.is_symlink():
         target.unlink()  # a link into the source, from an older version of clsrl
     elif target.exists():
@@ -110,6 +142,10 @@ def _place_images(out_dir: Path, image_root: Path, images: list[str], log: Log) 
     for image in images:
         destination = target / image
         destination.parent.mkdir(parents=True, exist_ok=True)
+        if copy:
+            shutil.copy2(image_root / image, destination)  # copy_file_range: a reflink if it can
+            copied += 1
+            continue
         try:
             os.link(image_root / image, destination)
         except OSError:  # another file system, or links not allowed: copy instead
@@ -117,3 +153,6 @@ def _place_images(out_dir: Path, image_root: Path, images: list[str], log: Log) 
             copied += 1
     how = f"copied {copied} and hard-linked {len(images) - copied}" if copied else "hard-linked"
     log(f"{out_dir.name}: {how} images ({len(images)}) into {target}")
+    if copied == len(images):
+        return "copied"
+    return "hard-linked and copied" if copied else "hard-linked"
