@@ -512,3 +512,27 @@ def test_map_cache_files_beside_a_saved_dataset_change_nothing(tmp_path):
     assert list(folder.rglob("cache-*.arrow")), "the map wrote no cache file: test is moot"
     source_state.cache_clear()
     assert source_state(str(folder)) == before
+
+
+def test_a_saved_dataset_of_image_paths_is_tracked_by_its_images(tmp_path):
+    import os
+
+    import datasets
+
+    from clsrl.datasets.source_checks import custom_source_state, source_state
+
+    images = [tmp_path / f"{index}.png" for index in range(4)]
+    for index, image in enumerate(images):
+        _save(image, (index * 50, 0, 0))
+    columns = {"img": [str(image) for image in images], "y": list("abab")}
+    datasets.Dataset.from_dict(columns).save_to_disk(str(tmp_path / "hf"))
+    spec = {"hf_dataset": str(tmp_path / "hf"), "image_column": "img"}
+
+    def state():
+        source_state.cache_clear()
+        return custom_source_state(spec)
+
+    before = state()
+    assert state() == before
+    os.utime(images[2], ns=(1, 1))  # an image the dataset names was edited
+    assert state() != before

@@ -242,11 +242,42 @@ def source_state(folder: str | Path) -> str:
 
 
 def custom_source_state(spec: dict) -> str:
-    """The state of a custom dataset's source: its folder's fingerprint, or for a hub dataset
-    its name (a hub dataset's changes are not tracked: rename or delete the prepared folder)."""
+    """The state of a custom dataset's source: its folder's fingerprint (for a saved HF dataset
+    whose image column holds file paths, with those files' sizes and times too), or for a hub
+    dataset its name (a hub dataset's changes are not tracked: delete the prepared folder)."""
     if spec.get("image_folder"):
         return source_state(str(spec["image_folder"]))
     source = spec.get("hf_dataset", "")
     if looks_like_local_path(source) and Path(source).expanduser().is_dir():
-        return source_state(source)
+        paths = image_paths_of(Path(source).expanduser(), spec.get("image_column", "image"))
+        if not paths:
+            return source_state(source)
+        digest = hashlib.sha256(source_state(source).encode())
+        for path in paths:
+            stat = Path(path).stat() if Path(path).is_file() else None
+            digest.update(
+                f"{path}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode()
+            )
+        return digest.hexdigest()[:16]
     return f"hub:{source}"
+
+
+def image_paths_of(folder: Path, image_column: str) -> list[str]:
+    """The file paths a saved HF dataset's image column holds when it holds paths as strings
+    (read from its arrow files with pyarrow, without loading `datasets`); [] otherwise."""
+    import pyarrow as pa  # a dependency of datasets; light beside it
+
+    columns = hf_columns(folder)
+    if columns is None:
+        return []
+    saved_splits = (folder / HF_DICT_FILE).is_file()
+    paths = []
+    for split in [folder / name for name in columns] if saved_splits else [folder]:
+        info = json.loads((split / HF_INFO_FILE).read_text(encoding="utf-8"))
+        feature = (info.get("features") or {}).get(image_column) or {}
+        if feature.get("_type") != "Value" or feature.get("dtype") != "string":
+            return []
+        for arrow in sorted(split.glob("data-*.arrow")):
+            with pa.memory_map(str(arrow)) as stream:
+                paths += pa.ipc.open_stream(stream).read_all().column(image_column).to_pylist()
+    return paths
