@@ -7,9 +7,10 @@ min_version("9.0")
 
 # config.yaml is the embedded demo; a --configfile replaces it (it does not extend it), so the
 # keys a user's file leaves out take the schema's defaults, the paper's. --config overrides either.
+# It is read beside this Snakefile, whatever the working directory (--directory).
 if not workflow.overwrite_configfiles:
 
-    configfile: "config.yaml"
+    configfile: f"{workflow.basedir}/config.yaml"
 
 
 report: "report/workflow.rst"

@@ -196,3 +196,10 @@ def test_an_in_place_edit_of_a_source_image_never_changes_the_prepared_copy(tmp_
     assert (prepared / "images/robin/03.png").read_bytes() == before  # what was prepared stays
     plan = run_snakemake(tmp_path, "-n", "data", configfile=configfile)
     assert planned_jobs(plan.stdout) == {"prepare_custom_dataset": 1, "data": 1}
+
+
+def test_the_embedded_demo_is_found_from_another_working_directory(tmp_path):
+    # --snakefile/--directory without --configfile: config.yaml is read beside the Snakefile
+    done = run_snakemake(tmp_path, "--dry-run")
+    assert "clsrl config: config.yaml (the embedded demo" in done.stderr
+    assert planned_jobs(done.stdout)["train"] > 0
