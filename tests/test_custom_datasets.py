@@ -418,6 +418,9 @@ def test_a_listing_that_is_right_passes_and_allow_fewer_shots_lets_few_images_th
     assert source_problems(validate_config(config)) == []
     config["training"] = {"shots": [2]}
     assert source_problems(validate_config(config)) == []
+    # a study that trains nothing needs no shots
+    config.update(training={"shots": [4]}, methods=["zero-shot"])
+    assert source_problems(validate_config(config)) == []
 
 
 def _hf(tmp_path, splits: dict[str, dict], features=None) -> str:

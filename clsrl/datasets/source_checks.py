@@ -115,7 +115,7 @@ def image_folder_problems(name: str, spec: dict, study: dict) -> list[str]:
     except ValueError as error:  # DatasetConversionError, DatasetFormatError: they name the fix
         return [f"custom dataset {name!r}: {str(error).removeprefix(f'{name}: ')}"]
     shots = max(study["training"]["shots"])
-    if name not in study["datasets"] or study["training"]["allow_fewer_shots"]:
+    if not _trains_on(study, name) or study["training"]["allow_fewer_shots"]:
         return []
     names = converted.classnames
     trained = range(len(names))
@@ -131,6 +131,15 @@ def image_folder_problems(name: str, spec: dict, study: dict) -> list[str]:
         "keeps split_ratio.train of its images for training), lower training.shots, or set "
         "training.allow_fewer_shots: true to take all images of such classes."
     ]
+
+
+def _trains_on(study: dict, name: str) -> bool:
+    """Whether the study trains a model on dataset `name` (some method of it has a trainer)."""
+    from clsrl.methods import resolve_methods
+
+    methods = resolve_methods(study["method_variants"])
+    trained = any(methods[m].trainer for m in study["methods"] if m in methods)
+    return trained and name in study["datasets"]
 
 
 def _near(path: Path) -> str:
