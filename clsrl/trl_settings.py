@@ -59,11 +59,16 @@ MAX_SUGGESTIONS = 3
 
 
 @cache
+def _shipped_fields() -> dict:
+    """clsrl/schemas/trl_fields.json, read once."""
+    text = resources.files("clsrl").joinpath(FIELDS_RESOURCE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@cache
 def trl_fields() -> dict[str, frozenset[str]]:
     """Trainer (`grpo`, `sft`) -> the names its TRL config class accepts."""
-    text = resources.files("clsrl").joinpath(FIELDS_RESOURCE).read_text(encoding="utf-8")
-    data = json.loads(text)
-    return {trainer: frozenset(data[trainer]) for trainer in TRAINER_CLASSES}
+    return {trainer: frozenset(_shipped_fields()[trainer]) for trainer in TRAINER_CLASSES}
 
 
 def trl_key_problems(trainer: str, settings: dict, where: str) -> list[str]:
@@ -90,8 +95,7 @@ def trl_key_problems(trainer: str, settings: dict, where: str) -> list[str]:
 @cache
 def trl_types() -> dict[str, dict[str, dict]]:
     """Trainer -> field -> {"kinds": [...], "choices": [...]} (clsrl/schemas/trl_fields.json)."""
-    text = resources.files("clsrl").joinpath(FIELDS_RESOURCE).read_text(encoding="utf-8")
-    return json.loads(text)["types"]
+    return _shipped_fields()["types"]
 
 
 def _number(text: str):

@@ -179,6 +179,11 @@ def resolve_relative_sources(
     import yaml
 
     cwd = Path(cwd or Path.cwd()).resolve()
+    # each file's custom_datasets section, last file first (the last file that sets a key wins)
+    given_by = [
+        (Path(path), (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}))
+        for path in reversed(config_files)
+    ]
     notes = []
     for name, spec in config["custom_datasets"].items():
         for key in SOURCES:
@@ -187,11 +192,10 @@ def resolve_relative_sources(
                 continue
             if key == "hf_dataset" and not looks_like_local_path(value):
                 continue  # a hub name
-            for config_file in reversed(config_files):  # the last file that sets it wins
-                text = Path(config_file).read_text(encoding="utf-8")
-                given = ((yaml.safe_load(text) or {}).get("custom_datasets") or {}).get(name) or {}
+            for config_file, content in given_by:
+                given = (content.get("custom_datasets") or {}).get(name) or {}
                 if given.get(key) == value:
-                    base = Path(config_file).resolve().parent
+                    base = config_file.resolve().parent
                     if base != cwd:
                         spec[key] = str((base / value).resolve())
                         notes.append(

@@ -125,6 +125,19 @@ def _total_at_most(root: Path, images: list[str], limit: int) -> bool:
     return limit > 0
 
 
+def _link_or_copy(source: Path, destination: Path, copy: bool) -> bool:
+    """Copy (`copy`, or where a hard link fails: another file system) or hard-link; whether it
+    copied. The copy uses copy_file_range: a reflink where the file system has them."""
+    if not copy:
+        try:
+            os.link(source, destination)
+            return False
+        except OSError:
+            pass
+    shutil.copy2(source, destination)
+    return True
+
+
 def _place_images(
     out_dir: Path, image_root: Path, images: list[str], log: Log, copy: bool = False
 ) -> str | None:
@@ -142,15 +155,7 @@ def _place_images(
     for image in images:
         destination = target / image
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if copy:
-            shutil.copy2(image_root / image, destination)  # copy_file_range: a reflink if it can
-            copied += 1
-            continue
-        try:
-            os.link(image_root / image, destination)
-        except OSError:  # another file system, or links not allowed: copy instead
-            shutil.copy2(image_root / image, destination)
-            copied += 1
+        copied += _link_or_copy(image_root / image, destination, copy)
     how = f"copied {copied} and hard-linked {len(images) - copied}" if copied else "hard-linked"
     log(f"{out_dir.name}: {how} images ({len(images)}) into {target}")
     if copied == len(images):
