@@ -1,14 +1,16 @@
 """Validate the workflow configuration against its schema and fill in the defaults.
 
-The Snakefile calls `validate_config(config)` before any rule is defined, so a typo, a wrong type
-or an unknown dataset or method stops the run with one message that names the key and the fix.
+The Snakefile calls `validate_config(config)` (through clsrl.study.plan_study) before any rule is
+defined, so a typo, a wrong type or an unknown dataset or method stops the run with one message
+that names the key and the fix.
 
 >>> validate_config({"evaluation": {"batch_size": 4}})["evaluation"]["max_new_tokens"]
 1024
->>> validate_config({"evaluation": {"batch_sise": 4}})
-Traceback (most recent call last):
-...
-clsrl.config.ConfigError: config key 'evaluation.batch_sise' is not allowed. Did you mean ...
+>>> try:
+...     validate_config({"evaluation": {"batch_sise": 4}})
+... except ConfigError as error:
+...     print(str(error).splitlines()[-1][:63])
+config key 'evaluation.batch_sise' is not allowed. Did you mean
 """
 
 from __future__ import annotations
@@ -134,9 +136,8 @@ def validate_config(config: dict, warnings: list[str] | None = None) -> dict:
         problems = _semantic_problems(config)
     if problems:
         raise ConfigError(
-            "\n".join(problems)
-            + "\nFix the key in config.yaml (or in the --configfile / --config that set it); "
-            "each key is described in clsrl/schemas/config.schema.yaml."
+            "Fix each key below in config.yaml, or in the --configfile / --config that sets it "
+            "(clsrl/schemas/config.schema.yaml describes every key):\n" + "\n".join(problems)
         )
     return canonical(config)
 

@@ -371,3 +371,28 @@ def config_sources(configfiles: list[str]) -> str:
         f"config: {', '.join(configfiles)} (replaces {DEMO_CONFIG}: every key it leaves out takes "
         "the schema's default, the paper's)"
     )
+
+
+def plan_study(config: dict, config_files: list[str] = (), listings: bool = True) -> tuple:
+    """Everything the workflow checks before any job (rules/common.smk calls this): validate
+    `config` in place (schema defaults filled, TRL values checked), resolve relative sources
+    against their config file's folder, check the custom datasets' sources (with `listings`,
+    their classes, splits and shots) and describe the study. Return (study, warnings); raise
+    clsrl.config.ConfigError, whose message names each key, file or class and its fix.
+
+    >>> study, warnings = plan_study({"datasets": ["EuroSAT"], "methods": ["zero-shot"]})
+    >>> study.datasets, warnings
+    (['EuroSAT'], [])
+    """
+    from clsrl.config import ConfigError, validate_config
+    from clsrl.datasets.source_checks import resolve_relative_sources, source_problems
+
+    warnings: list[str] = []
+    config.update(validate_config(config, warnings))
+    warnings += resolve_relative_sources(config, list(config_files))
+    problems = source_problems(config, listings)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    study = Study(config)
+    study.summary()  # every value it formats is checked: it must not fail at the first job
+    return study, warnings

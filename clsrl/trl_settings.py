@@ -128,8 +128,7 @@ Did you mean 'dr_grpo'?
     if wrong:
         return value, (
             f"{name} is {value!r} ({type(value).__name__}); trl.{TRAINER_CLASSES[trainer]} "
-            f"takes {' or '.join(sorted(kinds - {'enum'}))} there: write e.g. "
-            f"{EXAMPLES.get(min(kinds - {'none', 'enum'}, default='str'), '...')}"
+            f"takes {' or '.join(sorted(kinds - {'enum'}))} there: write {_example(value, kinds)}"
         )
     choices = field.get("choices") or STRING_CHOICES.get(trainer, {}).get(key)
     if isinstance(value, str) and choices and value not in choices:
@@ -143,6 +142,13 @@ Did you mean 'dr_grpo'?
     if number and _out_of_range(value, low, high):
         return value, f"{name} is {value!r}; {why}."
     return value, None
+
+
+def _example(value, kinds: set[str]) -> str:
+    """What to write instead of `value`: a whole number near a fraction, else a sample value."""
+    if "int" in kinds and isinstance(value, float) and "float" not in kinds:
+        return f"a whole number, e.g. {int(value)}"
+    return f"e.g. {EXAMPLES.get(min(kinds - {'none', 'enum'}, default='str'), '...')}"
 
 
 def _out_of_range(value: float, low, high) -> bool:

@@ -4,12 +4,10 @@ import re
 import sys
 import time
 
-from clsrl.config import TINY_BUILDS, ConfigError, validate_config
+from clsrl.config import TINY_BUILDS, ConfigError
 from clsrl.datasets.registry import datasets_of_kind
 from clsrl.datasets.source_checks import (
     custom_source_state,
-    resolve_relative_sources,
-    source_problems,
     source_state,
     unused_custom_datasets,
 )
@@ -28,24 +26,20 @@ from clsrl.study import (
     SPLIT,
     TRAINED_RUN,
     ZERO_SHOT_RUN,
-    Study,
     View,
     config_sources,
+    plan_study,
 )
 
 # The Snakefile reads config.yaml only when no --configfile is given (a user's file replaces it).
 CONFIG_FILES = [str(path) for path in workflow.overwrite_configfiles]
 RUN_STARTED = time.time()  # the job logs written since then are this run's
-WARNINGS = []
-try:
-    config.update(validate_config(config, WARNINGS))
-    WARNINGS += resolve_relative_sources(config, CONFIG_FILES)
-    problems = source_problems(config)
-    if problems:
-        raise ConfigError("\n".join(problems))
+try:  # every check that needs no job; the listings of custom datasets in the main process only
+    STUDY, WARNINGS = plan_study(
+        config, CONFIG_FILES, listings=workflow.is_main_process
+    )
 except ConfigError as error:
     sys.exit(f"Invalid configuration:\n{error}")
-STUDY = Study(config)
 
 if workflow.is_main_process:  # once per run, not again in each job's process
     print(f"clsrl {config_sources(CONFIG_FILES)}", file=sys.stderr)

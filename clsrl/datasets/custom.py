@@ -141,6 +141,14 @@ def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conv
     _refuse_loose_images(root)
     _refuse_other_split_names(root, top)
     if top and set(top) <= set(SPLITS):
+        for needed in ("train", "test"):
+            if needed not in top:
+                raise CustomDatasetError(
+                    f"{root} holds split folders {', '.join(n + '/' for n in top)} but no "
+                    f"{needed}/; every class needs {needed} images: add {root / needed} with the "
+                    f"class folders, or put the class folders directly in {root} to split them "
+                    f"by custom_datasets.{name}.split_ratio"
+                )
         rows_by_class = {split: _class_images(root / split) for split in top}
         raw = sorted({class_name for classes in rows_by_class.values() for class_name in classes})
         rows = [
@@ -174,9 +182,12 @@ def _subfolders(folder: Path) -> list[str]:
 
 
 def _images_in(folder: Path) -> list[str]:
-    """The image files directly in `folder`, sorted."""
+    """The image files directly in `folder`, sorted: by suffix, ignoring case; hidden files
+    (`.name`, such as macOS's `._0001.png`) are none."""
     return sorted(
-        p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
 
 
@@ -241,6 +252,27 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
     """A `datasets` dataset (save_to_disk folder or hub name): images written to out_dir/images."""
     import datasets  # a heavy import, needed only by this reader
 
+    listing, loaded = list_hf_dataset(name, spec)
+    written = {}  # (split, index) -> path below images/
+    for split_name, split in loaded.items():
+        split = split.cast_column(spec["image_column"], datasets.Image(decode=False))
+        for index, record in enumerate(split):
+            image = record[spec["image_column"]]
+            written[split_name, index] = _write_hf_image(out_dir, split_name, index, image)
+    rows = [{**row, "image": written[row["image"]]} for row in listing.rows]
+    classes = len(listing.classnames)
+    log(f"{name}: {len(rows)} images of {classes} classes from {spec['hf_dataset']}")
+    return Converted(
+        listing.classnames, rows, out_dir / IMAGES, listing.listed_in, listing.shared_names
+    )
+
+
+def list_hf_dataset(name: str, spec: Mapping):
+    """The classes and rows of a `datasets` dataset without writing an image (each row's image is
+    its (split, index)), and the loaded DatasetDict: what preparation writes and what the planning
+    checks read (clsrl.datasets.source_checks)."""
+    import datasets
+
     source = spec["hf_dataset"]
     image_column, label_column = spec["image_column"], spec["label_column"]
     loaded = _load_hf(name, source, datasets)
@@ -255,23 +287,16 @@ def read_hf_dataset(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conver
     raw, label_of = _hf_classes(name, spec, loaded, label_column)
     split_of = _hf_split_names(name, source, list(loaded))
     ratio, seed = _ratio(spec, name), spec["split_seed"]
-    rows = []
-    for split_name, split in loaded.items():
-        split = split.cast_column(image_column, datasets.Image(decode=False))
-        for index, record in enumerate(split):
-            image = _write_hf_image(out_dir, split_name, index, record[image_column])
-            rows.append(
-                {
-                    "image": image,
-                    "label": label_of(record[label_column]),
-                    "split": split_of[split_name],
-                }
-            )
+    rows = [
+        {"image": (split_name, index), "label": label_of(value), "split": split_of[split_name]}
+        for split_name, split in loaded.items()
+        for index, value in enumerate(split[label_column])
+    ]
     if len(loaded) == 1:
         rows = _ratio_rows(rows, ratio, seed)
-    log(f"{name}: {len(rows)} images of {len(raw)} classes from {source}")
     classnames = _apply_classnames(name, raw, spec.get("classnames"))
-    return Converted(classnames, rows, out_dir / IMAGES, str(source), _shared(spec))
+    listing = Converted(classnames, rows, Path(IMAGES), str(source), _shared(spec))
+    return listing, loaded
 
 
 def _load_hf(name: str, source: str, datasets):

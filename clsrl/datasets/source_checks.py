@@ -55,8 +55,9 @@ def _features(folder: Path) -> list[str]:
 
 def custom_source_problems(name: str, spec: dict, study: dict | None = None) -> list[str]:
     """What is wrong with one custom dataset's source, before any job runs (cheap checks). With
-    `study` (the validated config), an image folder's listing is checked as its preparation and
-    few-shot sampling would check it (`image_folder_problems`)."""
+    `study` (the validated config), the listing of an image folder or a saved HF dataset (labels
+    and splits; no image is opened) is checked as its preparation and few-shot sampling would
+    check it (`listing_problems`)."""
     key = f"config key 'custom_datasets.{name}"
     given = [source for source in SOURCES if spec.get(source)]
     if len(given) != 1:
@@ -98,22 +99,35 @@ def custom_source_problems(name: str, spec: dict, study: dict | None = None) -> 
                     f"{key}.{column_key}': split {split!r} of {folder} has no column {column!r}"
                     f"{_suggest(column, names)}; its columns are {names}."
                 )
-    return problems
+    if problems or not study:
+        return problems
+    from clsrl.datasets.custom import list_hf_dataset
+
+    return listing_problems(name, lambda: list_hf_dataset(name, spec)[0], study)
 
 
 def image_folder_problems(name: str, spec: dict, study: dict) -> list[str]:
-    """An image folder's classes and split, from its listing alone (no image is opened), checked
-    as the preparation job would (clsrl.datasets.checks.check_classes: empty classes, names equal
-    but for case, a class without training or test images; the layout rules of
-    clsrl.datasets.custom), and each trained class's training images against the study's shots."""
-    from clsrl.datasets.checks import check_classes, listed
+    """`listing_problems` of an image folder (the layout rules of clsrl.datasets.custom too)."""
     from clsrl.datasets.custom import read_image_folder
 
+    return listing_problems(
+        name, lambda: read_image_folder(name, spec, Path("unused"), log=lambda line: None), study
+    )
+
+
+def listing_problems(name: str, read_listing, study: dict) -> list[str]:
+    """A custom dataset's classes and split, from its listing (`read_listing()`, a Converted)
+    alone, checked as the preparation job would (clsrl.datasets.checks.check_classes: empty
+    classes, names equal but for case, a class without training or test images; the source's
+    own rules), and each trained class's training images against the study's shots."""
+    from clsrl.datasets.checks import check_classes, listed
+
     try:
-        converted = read_image_folder(name, spec, Path("unused"), log=lambda line: None)
+        converted = read_listing()
         check_classes(converted.classnames, converted.rows, name, converted.shared_names)
     except ValueError as error:  # DatasetConversionError, DatasetFormatError: they name the fix
-        return [f"custom dataset {name!r}: {str(error).removeprefix(f'{name}: ')}"]
+        message = str(error).removeprefix(f"custom dataset {name}: ").removeprefix(f"{name}: ")
+        return [f"custom dataset {name!r}: {message}"]
     shots = max(study["training"]["shots"])
     if not _trains_on(study, name) or study["training"]["allow_fewer_shots"]:
         return []
@@ -206,13 +220,14 @@ def resolve_relative_sources(
     return notes
 
 
-def source_problems(config: dict) -> list[str]:
-    """Problems of the custom datasets a study uses (datasets and evaluation targets)."""
+def source_problems(config: dict, listings: bool = True) -> list[str]:
+    """Problems of the custom datasets a study uses (datasets and evaluation targets); with
+    `listings`, their listings' too (the run's main process checks them; a job's need not)."""
     used = set(config["datasets"]) | set(config["evaluation"]["targets"])
     problems = []
     for name, spec in config["custom_datasets"].items():
         if name in used:
-            problems += custom_source_problems(name, spec, config)
+            problems += custom_source_problems(name, spec, config if listings else None)
     return problems
 
 
