@@ -32,6 +32,10 @@ onstart:
     check_base_model()  # a hub model must be cached or reachable before any job loads it
 
 
+onsuccess:
+    remove_empty_checkpoint_folders()  # a finished training removes its checkpoints, not parents
+
+
 onerror:
     report_failed_jobs()  # each failed job's known error ("clsrl error: ..."), at the end
 

@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 
 from clsrl.cpu_numerics import PINNED_ENV
+from clsrl.intervals import finite, t95_half_width
 from clsrl.learning_curves import (
     ACCURACY_REWARD_COLUMNS,
     THRESHOLD,
@@ -45,40 +46,14 @@ CHANGES = ROOT / "bench" / "toy_study.yaml"
 DATASET = "demo-colours"
 
 
-def t_quantile(p: float, df: int) -> float:
-    """Student's t quantile (p > 0.5), by bisection on its CDF (Simpson's rule on the density).
-
-    >>> round(t_quantile(0.975, 4), 3), round(t_quantile(0.975, 1000), 2)
-    (2.776, 1.96)
-    """
-
-    def density(x: float) -> float:
-        log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-        return math.exp(log_c - (df + 1) / 2 * math.log1p(x * x / df))
-
-    def cdf(x: float, pieces: int = 400) -> float:
-        h = x / pieces
-        total = density(0) + density(x)
-        total += sum((4 if i % 2 else 2) * density(i * h) for i in range(1, pieces))
-        return 0.5 + total * h / 3
-
-    low, high = 0.0, 50.0
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if cdf(middle) < p else (low, middle)
-    return (low + high) / 2
-
-
 def interval(values: list[float]) -> str:
-    """`mean ± half-width` of the 95% interval (just the mean for one value)."""
-    values = [v for v in values if v is not None and not math.isnan(v)]
+    """`mean ± half-width` of the 95% interval (just the mean for one or two values)."""
+    values = finite(values)
     if not values:
         return "n/a"
+    half = t95_half_width(values)
     mean = statistics.mean(values)
-    if len(values) < 2:
-        return f"{mean:.2f}"
-    half = t_quantile(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return f"{mean:.2f} ± {half:.2f}"
+    return f"{mean:.2f}" if half is None else f"{mean:.2f} ± {half:.2f}"
 
 
 def summarize(workdir: Path) -> str:

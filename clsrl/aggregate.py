@@ -1,7 +1,11 @@
 """Gather evaluation metrics into tables (pandas): one long table, and wide method x dataset tables.
 
 Accuracies are percentages; an average column is the unweighted mean over datasets (protocol
-section 7). Over several seeds, a cell is the mean, and a `_std` table holds the spread.
+section 7). The long table holds, per evaluation, how the model answered (clsrl.answer_stats:
+degenerate outputs, the most frequent answer, collapse). Over several seeds, a CSV cell is the
+mean with `_min`, `_max` and `_t95` (half-width of the 95% t-interval, 3 seeds or more) columns;
+a Markdown cell shows what clsrl.intervals.seed_cell says (both values of 2 seeds), and a cell
+of a collapsed model is marked.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from clsrl.io import read_json, write_atomic
+from clsrl.answer_stats import COLLAPSE_SHARE, STAT_COLUMNS, answer_stats, seed_agreement
+from clsrl.intervals import SEED_NOTE, interval_kind, seed_cell, t95_half_width
+from clsrl.io import read_json, read_jsonl, write_atomic
 
 METRICS = ("lenient_accuracy", "strict_accuracy")
 # A run's identity, as clsrl.study.Study.eval_record stores it in metrics.json (views as fields).
@@ -30,46 +36,71 @@ RUN_COLUMNS = (
 )
 AVERAGE = "Average"
 ROW_COLUMNS = ("model", "method", "style")  # what a row of the few-shot and zero-shot tables is
+PREDICTIONS_FILE = "predictions.jsonl"  # beside each metrics.json (rules/evaluate.smk)
+COLLAPSED_MARK = "‡"
+LONG_COLUMNS = [*RUN_COLUMNS, "n", *METRICS, *STAT_COLUMNS, "images_per_second", "source"]
+
+
+def predictions_of(metrics_path: str | Path) -> Path:
+    """The predictions file an evaluation wrote beside its metrics."""
+    return Path(metrics_path).with_name(PREDICTIONS_FILE)
 
 
 def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per metrics file: the run's identity, both accuracies, size and throughput."""
+    """One row per metrics file: the run's identity, both accuracies, how it answered (from its
+    predictions, when they lie beside it), size and throughput. Seeds are integers (empty for
+    zero-shot)."""
     rows = []
     for path in paths:
         metrics = read_json(path)
+        predictions = predictions_of(path)
+        stats = (
+            answer_stats(read_jsonl(predictions), metrics["style"]) if predictions.is_file() else {}
+        )
         rows.append(
             {
                 **{column: metrics.get(column) for column in RUN_COLUMNS},
                 "n": metrics["n"],
                 **{metric: metrics[metric] for metric in METRICS},
+                **stats,
                 "images_per_second": metrics.get("images_per_second"),
                 "source": str(path),
             }
         )
-    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, "n", *METRICS, "images_per_second", "source"])
+    long = pd.DataFrame(rows, columns=LONG_COLUMNS)
+    long["seed"] = long["seed"].astype("Int64")
+    long["shots"] = long["shots"].astype("Int64")
+    return long
 
 
 def accuracy_table(
-    long: pd.DataFrame, targets: list[str], rows: list[str], metric: str, statistic: str = "mean"
+    long: pd.DataFrame, targets: list[str], rows: list[str], metric: str
 ) -> pd.DataFrame:
-    """A wide table: one row per `rows` combination, one column per target, plus the average.
-
-    `statistic` is applied over seeds: "mean" or "std" (population std is never used: ddof 1, and a
-    single seed gives NaN, shown as empty).
+    """A wide table: one row per `rows` combination, one column per target, plus the average;
+    a cell is the mean over seeds.
 
     >>> long = pd.DataFrame({"method": ["a", "a"], "target": ["x", "y"], "acc": [50.0, 70.0]})
     >>> accuracy_table(long, ["x", "y"], ["method"], "acc").to_dict("records")
     [{'method': 'a', 'x': 50.0, 'y': 70.0, 'Average': 60.0}]
     """
-    grouped = long.groupby([*rows, "target"], dropna=False)[metric].agg(statistic)
+    grouped = long.groupby([*rows, "target"], dropna=False)[metric].mean()
     table = grouped.unstack("target").reindex(columns=targets)
-    if statistic == "mean":
-        table[AVERAGE] = table[targets].mean(axis=1)
-    else:  # the spread of the per-seed averages over datasets
-        per_seed = long.pivot_table(index=[*rows, "seed"], columns="target", values=metric)
-        table[AVERAGE] = per_seed.reindex(columns=targets).mean(axis=1).groupby(level=rows).std()
+    table[AVERAGE] = table[targets].mean(axis=1)
     table.columns.name = None
     return table.reset_index()
+
+
+def per_seed_table(
+    long: pd.DataFrame, targets: list[str], rows: list[str], metric: str
+) -> pd.DataFrame:
+    """One row per (`rows`, seed): the accuracy on each target and their average (zero-shot
+    runs, which have no seed, are one row). Index: `rows` and seed."""
+    seeded = long.assign(seed=long["seed"].fillna(0))
+    table = seeded.pivot_table(index=[*rows, "seed"], columns="target", values=metric)
+    table = table.reindex(columns=targets)
+    table[AVERAGE] = table[targets].mean(axis=1)
+    table.columns.name = None
+    return table
 
 
 def to_markdown(table: pd.DataFrame, decimals: int = 2) -> str:
@@ -126,31 +157,80 @@ def fewshot_rows(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def fewshot_table(long: pd.DataFrame, targets: list[str], metric: str) -> pd.DataFrame:
-    """(Base model, method, prompt style) x dataset accuracy: mean over seeds, with `_std`
-    columns.
+    """(Base model, method, prompt style) x dataset accuracy: the mean over seeds, with `_min`,
+    `_max`, `_t95` (95% t half-width, 3 seeds or more) and `_collapsed` (a seed's model gave one
+    answer for most items) columns and the number of seeds (`seeds`).
 
     Rows keep the study's order of base models and methods; each trained model counts on the
     dataset it was trained on (protocol section 7's few-shot table).
     """
     rows = fewshot_rows(long)
-    mean = accuracy_table(rows, targets, list(ROW_COLUMNS), metric)
-    std = accuracy_table(rows, targets, list(ROW_COLUMNS), metric, "std")
+    per_seed = per_seed_table(rows, targets, list(ROW_COLUMNS), metric)
+    grouped = per_seed.groupby(level=list(ROW_COLUMNS), dropna=False, sort=False)
+    table = grouped.mean()
     for column in [*targets, AVERAGE]:
-        mean[f"{column}_std"] = std[column].to_numpy()
-    return in_study_order(mean, long)
+        table[f"{column}_min"] = grouped[column].min()
+        table[f"{column}_max"] = grouped[column].max()
+        table[f"{column}_t95"] = grouped[column].agg(t95_half_width)
+    flags = rows.assign(collapsed=rows.get("collapsed", False)).fillna({"collapsed": False})
+    collapsed = flags.groupby([*ROW_COLUMNS, "target"], dropna=False)["collapsed"].agg(
+        lambda column: bool(column.astype(bool).any())
+    )
+    for column in targets:
+        table[f"{column}_collapsed"] = [collapsed.get((*key, column), False) for key in table.index]
+    table["seeds"] = grouped.size()
+    return in_study_order(table.reset_index(), long)
 
 
-def mean_std_markdown(table: pd.DataFrame, targets: list[str], decimals: int = 2) -> str:
-    """A Markdown table whose cells read `mean ± std` (just `mean` for a single seed)."""
-
-    def cell(mean, std) -> str:
-        if pd.isna(mean):
-            return ""
-        return f"{mean:.{decimals}f}" + ("" if pd.isna(std) else f" ± {std:.{decimals}f}")
-
+def seed_markdown(long: pd.DataFrame, targets: list[str], metric: str) -> str:
+    """The few-shot table in Markdown: each cell as clsrl.intervals.seed_cell shows it (both
+    values of 2 seeds; mean and 95% t-interval of 3 or more), a collapsed model's cell marked;
+    then what a cell is, n, and what a seed varies."""
+    per_seed = per_seed_table(fewshot_rows(long), targets, list(ROW_COLUMNS), metric)
+    table = fewshot_table(long, targets, metric)
     shown = table[list(ROW_COLUMNS)].copy()
+    keys = [tuple(row) for row in table[list(ROW_COLUMNS)].itertuples(index=False)]
     for column in [*targets, AVERAGE]:
+        collapsed = table.get(f"{column}_collapsed", pd.Series(False, index=table.index))
         shown[column] = [
-            cell(m, s) for m, s in zip(table[column], table[f"{column}_std"], strict=True)
+            seed_cell(per_seed.loc[key, column].tolist()) + (f" {COLLAPSED_MARK}" * flag)
+            for key, flag in zip(keys, collapsed, strict=True)
         ]
-    return to_markdown(shown)
+    seeds = sorted(set(table.loc[table["method"] != "zero-shot", "seeds"])) or [1]
+    n_items = long.groupby("target")["n"].max().reindex(targets)
+    note = (
+        f"\n{metric.replace('_', ' ')} in percent. Trained models: "
+        + "; ".join(f"{interval_kind(s)} (n = {s} seeds)" for s in seeds)
+        + "; zero-shot: one run. Test items: "
+        + ", ".join(f"{t} {int(n)}" for t, n in n_items.items() if pd.notna(n))
+        + f". {SEED_NOTE} {COLLAPSED_MARK} marks a cell where a model gave one answer for at "
+        f"least {COLLAPSE_SHARE:.0%} of the items (collapsed; see top_answer in "
+        "accuracy_long.csv).\n"
+    )
+    return to_markdown(shown) + note
+
+
+def seed_agreement_table(long: pd.DataFrame) -> pd.DataFrame:
+    """Per trained (model, method, training view, shots, target) with 2 seeds or more: the share
+    of test items its seeds' models answer alike (clsrl.answer_stats.seed_agreement), beside
+    their accuracies: equal accuracies can hide different answers."""
+    trained = long[long["method"] != "zero-shot"]
+    keys = ["model", "method", "style", "train_dataset", "train_half", "shots", "target"]
+    rows = []
+    for key, group in trained.groupby(keys, dropna=False, sort=False):
+        if len(group) < 2:
+            continue
+        predictions = {
+            int(seed): read_jsonl(predictions_of(source))
+            for seed, source in zip(group["seed"], group["source"], strict=True)
+            if predictions_of(source).is_file()
+        }
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "seeds": len(group),
+                "lenient_accuracy": ", ".join(f"{v:.2f}" for v in group["lenient_accuracy"]),
+                "answers_alike": seed_agreement(predictions),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*keys, "seeds", "lenient_accuracy", "answers_alike"])

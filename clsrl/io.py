@@ -106,6 +106,12 @@ def read_json(path: str | Path):
         return json.load(handle)
 
 
+def read_jsonl(path: str | Path) -> list:
+    """Read a JSON Lines file (one value per non-empty line)."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
 def looks_like_local_path(name_or_path: str) -> bool:
     """True for what can only be a folder: it exists, or it is absolute, `./`, `~` or deeper than
     a hub id's `org/name`.

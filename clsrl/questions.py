@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clsrl.datasets.canonical import CanonicalDataset, load_dataset
-from clsrl.io import write_atomic
+from clsrl.io import read_jsonl, write_atomic
 from clsrl.prompts import choice_count, item_rng, option_list, problem_text
 
 
@@ -99,8 +99,7 @@ def write_questions(path: str | Path, questions: list[dict]) -> None:
 
 def read_questions(path: str | Path) -> list[dict]:
     """Read a questions file written by `write_questions`."""
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return read_jsonl(path)
 
 
 def main(argv: list[str] | None = None) -> None:

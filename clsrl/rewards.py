@@ -118,6 +118,16 @@ def _reply(completion, separator: str):
     ]
 
 
+# What each reward function measures: the reward-curve figure draws one panel per measure, so the
+# accuracy rewards of CLS-RL and No-Thinking share an axis and a format reward is drawn apart.
+REWARD_MEASURES = {
+    "thinking_accuracy": "accuracy",
+    "thinking_accuracy_reference": "accuracy",
+    "no_thinking_accuracy": "accuracy",
+    "thinking_format": "format",
+    "answer_then_reason_format": "format",
+}
+
 # The accuracy reward each rule of `training.accuracy_rule` gives a method that names
 # `thinking_accuracy` (protocol section 5).
 ACCURACY_RULES = {"paper": "thinking_accuracy", "reference-code": "thinking_accuracy_reference"}

@@ -19,7 +19,7 @@ STAGE_VERSIONS = {
     # 2: float32 master weights under bf16 compute (bf16 weights did not learn at lr 1e-6)
     "training": 2,  # clsrl.train, clsrl.rewards, clsrl.training_spec, clsrl.methods
     "evaluation": 1,  # clsrl.evaluate, clsrl.inference, clsrl.answers, clsrl.prompts
-    "report": 1,  # clsrl.aggregate, clsrl.plots
+    "report": 2,  # clsrl.aggregate, clsrl.plots, clsrl.study_tables, clsrl.answer_stats
 }
 
 # A rule's own version, for a change that alters only the jobs that use the rule: a training spec

@@ -1,5 +1,6 @@
 """The paper's other tables: base-to-new (base, new, harmonic mean) and the cross-dataset
-("free lunch") matrices of accuracy and of accuracy gained over zero-shot.
+("free lunch") matrices of accuracy, of accuracy gained over zero-shot, and of one method's
+accuracy minus another's (both metrics: lenient, the paper's, and strict).
 
 Inputs are the long table of clsrl.aggregate.collect_metrics; accuracies in percent, means over
 seeds. Averages follow the paper: H of the averaged base and new accuracies; a matrix's Average
@@ -11,9 +12,10 @@ from __future__ import annotations
 import pandas as pd
 
 from clsrl.aggregate import AVERAGE
+from clsrl.intervals import t95_half_width
 from clsrl.methods import resolve_methods
 
-RL_DIFFERENCE = ("no-thinking", "cls-rl")  # the paper's difference map: first minus second
+RL_DIFFERENCE = ("no-thinking", "cls-rl")  # the difference map: first's accuracy minus second's
 
 
 def harmonic_mean(base: float, new: float) -> float:
@@ -26,30 +28,43 @@ def harmonic_mean(base: float, new: float) -> float:
 
 
 def base2new_table(long: pd.DataFrame, datasets: list[str], metric: str) -> pd.DataFrame:
-    """One row per (base model, dataset, method, style): base and new accuracy (mean and std over
-    seeds) and H, then an Average row per model and method whose H is that of the averaged base
-    and new."""
+    """One row per (base model, dataset, method, style): base and new accuracy (the mean over
+    seeds, with the min, max and 95% t half-width, clsrl.intervals) and H, the number of seeds,
+    then an Average row per model and method whose H is that of the averaged base and new."""
     zero_shot = long["method"] == "zero-shot"
     trained = long["train_half"] == "base"
     own = zero_shot | (long["train_base"] == long["target_dataset"])
     rows = long[long["target_half"].notna() & (zero_shot | trained) & own]
-    columns = ["model", "dataset", "method", "style", "base", "new", "hm", "base_std", "new_std"]
+    spread = [f"{half}_{kind}" for half in ("base", "new") for kind in ("min", "max", "t95")]
+    columns = ["model", "dataset", "method", "style", "base", "new", "hm", *spread, "seeds"]
     if rows.empty:  # the study has no base-to-new setting
         return pd.DataFrame(columns=columns)
-    grouped = rows.groupby(
-        ["model", "method", "style", "target_dataset", "target_half", "seed"], dropna=False
-    )[metric].mean()
+    grouped = (
+        rows.assign(seed=rows["seed"].fillna(0))
+        .groupby(
+            ["model", "method", "style", "target_dataset", "target_half", "seed"], dropna=False
+        )[metric]
+        .mean()
+    )
     per_seed = grouped.unstack("target_half")  # columns: base, new
     stats = per_seed.groupby(
         level=["model", "method", "style", "target_dataset"], dropna=False
-    ).agg(["mean", "std"])
+    ).agg(["mean", "min", "max", t95_half_width, "size"])
     table = (
         pd.DataFrame(
             {
                 "base": stats[("base", "mean")],
                 "new": stats[("new", "mean")],
-                "base_std": stats[("base", "std")],
-                "new_std": stats[("new", "std")],
+                **{
+                    f"{half}_{kind}": stats[(half, function)]
+                    for half in ("base", "new")
+                    for kind, function in (
+                        ("min", "min"),
+                        ("max", "max"),
+                        ("t95", "t95_half_width"),
+                    )
+                },
+                "seeds": stats[("base", "size")],
             }
         )
         .reset_index()
@@ -109,8 +124,16 @@ def by_model(long: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def rl_difference(matrices: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame | None:
-    """The paper's difference map: No-Thinking's delta minus CLS-RL's (None unless both ran)."""
+    """No-Thinking's accuracy minus CLS-RL's, cell by cell (None unless both ran). Not the
+    difference of their gains: each gain is over the zero-shot accuracy in the method's own
+    prompt style, and those baselines differ, so a difference of gains can have the other sign.
+
+    >>> acc = lambda v: pd.DataFrame({"x": [v]})
+    >>> both = {"no-thinking": {"accuracy": acc(11.46)}, "cls-rl": {"accuracy": acc(7.29)}}
+    >>> rl_difference(both)["x"].tolist()
+    [4.17]
+    """
     first, second = RL_DIFFERENCE
     if first not in matrices or second not in matrices:
         return None
-    return matrices[first]["delta"] - matrices[second]["delta"]
+    return (matrices[first]["accuracy"] - matrices[second]["accuracy"]).round(9)

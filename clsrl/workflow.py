@@ -111,3 +111,26 @@ def run_forwarding_signals(command: list[str], env: dict | None = None) -> int:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def remove_empty_folders(root: str | Path) -> None:
+    """Remove every empty folder below `root`, deepest first, and `root` itself if it is left
+    empty; a folder holding a file stays.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()) / "checkpoints"
+    >>> (root / "m/cls-rl/x/4shot/seed1").mkdir(parents=True)
+    >>> (root / "m/sft/x/4shot/seed1").mkdir(parents=True)
+    >>> _ = (root / "m/sft/x/4shot/seed1/checkpoint-3.txt").write_text("kept")
+    >>> remove_empty_folders(root)
+    >>> sorted(str(p.relative_to(root)) for p in root.rglob("*"))[:2], (root / "m/cls-rl").exists()
+    (['m', 'm/sft'], False)
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):  # not empty
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        root.rmdir()

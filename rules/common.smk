@@ -3,6 +3,7 @@
 import re
 import sys
 import time
+from pathlib import Path
 
 from clsrl.config import TINY_BUILDS, ConfigError
 from clsrl.datasets.registry import datasets_of_kind
@@ -14,7 +15,7 @@ from clsrl.datasets.source_checks import (
 from clsrl.datasets.sources import benchmark_coop_dir, benchmark_download_records
 from clsrl.hub import hub_model_problem
 from clsrl.stages import STAGE_VERSIONS
-from clsrl.workflow import failed_job_messages
+from clsrl.workflow import failed_job_messages, remove_empty_folders
 from clsrl.study import (
     BASE_MODEL,
     CHECKPOINTS,
@@ -229,6 +230,13 @@ def check_base_model():
         print(f"clsrl: {problem}", file=sys.stderr)
     if any(problems):
         raise SystemExit(1)
+
+
+def remove_empty_checkpoint_folders():
+    """After a successful run (the Snakefile's onsuccess, when no job writes there): the empty
+    folders that finished trainings left under results/checkpoints/, and that folder if empty.
+    """
+    remove_empty_folders(Path(CHECKPOINTS.split("{")[0]))
 
 
 def report_failed_jobs():

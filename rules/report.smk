@@ -15,10 +15,14 @@ rule fewshot_table:
 
 
 rule aggregate:
-    """The long table of every evaluation, the zero-shot and few-shot tables (clsrl.aggregate)."""
+    """The long table of every evaluation (how each model answered too: clsrl.answer_stats), the
+    zero-shot and few-shot tables, how alike seeds answer (clsrl.aggregate)."""
     input:
-        STUDY.zero_shot_metrics(),
-        STUDY.trained_metrics(),
+        metrics=[*STUDY.zero_shot_metrics(), *STUDY.trained_metrics()],
+        predictions=[
+            path.replace("metrics.json", "predictions.jsonl")
+            for path in [*STUDY.zero_shot_metrics(), *STUDY.trained_metrics()]
+        ],
     output:
         long="results/tables/accuracy_long.csv",
         zero_shot="results/tables/zero_shot.csv",
@@ -31,6 +35,8 @@ rule aggregate:
         fewshot_md="results/tables/fewshot.md",
         fewshot_strict="results/tables/fewshot_strict.csv",
         fewshot_strict_md="results/tables/fewshot_strict.md",
+        agreement="results/tables/seed_agreement.csv",
+        agreement_md="results/tables/seed_agreement.md",
     log:
         "logs/aggregate.log",
     benchmark:

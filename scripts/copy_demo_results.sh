@@ -10,8 +10,10 @@ if [[ ! -f "$results/tables/fewshot.md" ]]; then
     exit 1
 fi
 mkdir -p "$out"
-cp "$results"/tables/{fewshot,fewshot_strict,zero_shot}.md "$out/"
+rm -f "$out"/*.md "$out"/*.png  # files of an older layout must not linger
+cp "$results"/tables/{fewshot,fewshot_strict,zero_shot,seed_agreement}.md "$out/"
 # the demo has one base model: its cross-dataset folder's files go to docs/demo/ as they are
-cp "$results"/tables/crossdataset/*/{accuracy,delta}_*.md "$results"/tables/crossdataset/*/delta_*.png "$out/"
+cp "$results"/tables/crossdataset/*/{accuracy,delta,difference}_*.md "$out/"
+cp "$results"/tables/crossdataset/*/{delta,difference}_*.png "$out/"
 cp "$results"/figures/{fewshot_accuracy,reward_curves}.png "$out/"
 echo "copied the demo's tables and figures to $out"

@@ -5,7 +5,13 @@ import json
 import pandas as pd
 import pytest
 
-from clsrl.aggregate import accuracy_table, collect_metrics, to_markdown, zero_shot_table
+from clsrl.aggregate import (
+    collect_metrics,
+    fewshot_table,
+    seed_markdown,
+    to_markdown,
+    zero_shot_table,
+)
 from clsrl.plots import plot_accuracy_bars
 
 TARGETS = ["b-set", "a-set"]  # config order, not alphabetical
@@ -53,19 +59,36 @@ def test_zero_shot_table_values_order_and_average(long):
     assert row["Average"] == 45.0
 
 
-def test_mean_and_std_over_seeds(tmp_path):
-    paths = [
-        _metrics(tmp_path, "no-thinking", "a-set", 50.0, 50.0, seed=1, method="m"),
-        _metrics(tmp_path, "no-thinking", "a-set", 70.0, 70.0, seed=2, method="m"),
-        _metrics(tmp_path, "no-thinking", "b-set", 10.0, 10.0, seed=1, method="m"),
-        _metrics(tmp_path, "no-thinking", "b-set", 30.0, 30.0, seed=2, method="m"),
-    ]
-    long = collect_metrics(paths)
-    mean = accuracy_table(long, TARGETS, ["method"], "lenient_accuracy").iloc[0]
-    assert (mean["a-set"], mean["b-set"], mean["Average"]) == (60.0, 20.0, 40.0)
-    std = accuracy_table(long, TARGETS, ["method"], "lenient_accuracy", "std").iloc[0]
-    assert std["a-set"] == pytest.approx(14.1421, abs=1e-3)  # sample std of 50, 70
-    assert std["Average"] == pytest.approx(14.1421, abs=1e-3)  # per-seed averages 30 and 50
+def seeded(tmp_path, values: dict[int, tuple[float, float]], method="m"):
+    """Metrics of `method` per seed: seed -> (a-set, b-set) lenient accuracy."""
+    return collect_metrics(
+        [
+            _metrics(tmp_path, "no-thinking", target, value, value, seed=seed, method=method)
+            for seed, pair in values.items()
+            for target, value in zip(("a-set", "b-set"), pair, strict=True)
+        ]
+    )
+
+
+def test_two_seeds_show_both_values_and_no_interval(tmp_path):
+    long = seeded(tmp_path, {1: (50.0, 10.0), 2: (70.0, 30.0)})
+    assert long["seed"].tolist() == [1, 1, 2, 2] and str(long["seed"].dtype) == "Int64"
+    row = fewshot_table(long.assign(train_dataset=long["target"]), TARGETS, "lenient_accuracy")
+    row = row.iloc[0]
+    assert (row["a-set"], row["a-set_min"], row["a-set_max"], row["seeds"]) == (60, 50, 70, 2)
+    assert (row["Average_min"], row["Average_max"]) == (30.0, 50.0)  # per-seed averages
+    assert pd.isna(row["a-set_t95"])
+    markdown = seed_markdown(long.assign(train_dataset=long["target"]), TARGETS, "lenient_accuracy")
+    assert "| m | no-thinking | 10.00, 30.00 | 50.00, 70.00 | 30.00, 50.00 |" in markdown
+    assert "both seeds shown (n = 2 seeds)" in markdown and "few-shot draw" in markdown
+
+
+def test_three_seeds_show_the_mean_and_its_95_percent_t_interval(tmp_path):
+    long = seeded(tmp_path, {1: (10.0, 0.0), 2: (12.0, 0.0), 3: (14.0, 0.0)})
+    long = long.assign(train_dataset=long["target"])
+    row = fewshot_table(long, TARGETS, "lenient_accuracy").iloc[0]
+    assert row["a-set_t95"] == pytest.approx(4.303 * 2 / 3**0.5, abs=1e-3)  # t(0.975, 2) s/sqrt n
+    assert "12.00 [7.03, 16.97]" in seed_markdown(long, TARGETS, "lenient_accuracy")
 
 
 def test_markdown_rounds_and_blanks_missing():

@@ -53,7 +53,8 @@ def test_base2new_h_per_dataset_and_h_of_the_averages():
     row = table[(table["dataset"] == "A") & (table["method"] == "no-thinking")].iloc[0]
     assert (row["base"], row["new"]) == (85.0, 50.0)  # means over seeds 1 and 2
     assert row["hm"] == pytest.approx(2 * 85 * 50 / 135)
-    assert row["base_std"] == pytest.approx(7.0711, abs=1e-3)
+    assert (row["base_min"], row["base_max"], row["seeds"]) == (80.0, 90.0, 2)
+    assert pd.isna(row["base_t95"])  # 2 seeds: both values, no interval
     zero = table[(table["dataset"] == "A") & (table["style"] == "thinking")].iloc[0]
     assert (zero["base"], zero["new"]) == (50.0, 30.0)
     assert list(table["dataset"]) == ["A", "A", "A", "Average", "Average", "Average"]

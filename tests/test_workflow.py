@@ -223,6 +223,16 @@ def test_small_run_writes_the_study_tables_and_the_html_report(small_run):
         assert list(delta.columns) == ["demo-colours", "demo-shapes", "Average"]
         heatmap = tables / f"crossdataset/tiny-qwen2-vl/delta_{method}.png"
         assert heatmap.read_bytes()[:4] == b"\x89PNG"
+        folder = tables / "crossdataset/tiny-qwen2-vl"
+        lenient = pd.read_csv(folder / f"accuracy_{method}.csv", index_col=0)
+        strict = pd.read_csv(folder / f"accuracy_{method}_strict.csv", index_col=0)
+        assert strict.shape == lenient.shape  # strict beside lenient, never above it
+        assert (strict.to_numpy() <= lenient.to_numpy() + 1e-9).all()
+        assert (folder / f"delta_{method}_strict.png").read_bytes()[:4] == b"\x89PNG"
+    long = pd.read_csv(tables / "accuracy_long.csv")
+    assert {"degenerate_share", "top_answer_share", "collapsed"} <= set(long.columns)
+    assert long["top_answer_share"].between(0, 1).all()
+    assert not (small_run / "results/checkpoints").exists()  # no empty folders left behind
     assert (
         "(builtin:tiny-qwen2-vl): NOT the paper's setup"
         in (tables / "paper_comparison.md").read_text()

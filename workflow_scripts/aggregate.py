@@ -3,7 +3,9 @@
 from clsrl.aggregate import (
     collect_metrics,
     fewshot_table,
-    mean_std_markdown,
+    seed_agreement_table,
+    seed_markdown,
+    to_markdown,
     write_table,
     zero_shot_table,
 )
@@ -13,7 +15,7 @@ from clsrl.workflow import job_log
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):
     targets = list(sm.params.targets)
-    long = collect_metrics(list(sm.input))
+    long = collect_metrics(list(sm.input.metrics))  # reads the predictions beside each
     long["protocol"] = sm.params.protocol  # clsrl.config.protocol_in_force
     write_atomic(sm.output.long, long.to_csv(index=False))
     write_table(zero_shot_table(long, targets), sm.output.zero_shot, sm.output.zero_shot_md)
@@ -23,4 +25,7 @@ with job_log(sm.log[0]):
     ):
         table = fewshot_table(long, targets, metric)
         write_atomic(csv, table.to_csv(index=False))
-        write_atomic(markdown, mean_std_markdown(table, targets))
+        write_atomic(markdown, seed_markdown(long, targets, metric))
+    agreement = seed_agreement_table(long)
+    write_atomic(sm.output.agreement, agreement.to_csv(index=False))
+    write_atomic(sm.output.agreement_md, to_markdown(agreement))

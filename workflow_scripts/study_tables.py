@@ -8,8 +8,14 @@ import pandas as pd
 from clsrl.aggregate import fewshot_table, to_markdown
 from clsrl.io import write_atomic
 from clsrl.paper import COMPARISON_COLUMNS, compare_with_paper, comparison_note
-from clsrl.plots import plot_delta_heatmap
-from clsrl.study_tables import base2new_table, by_model, crossdataset_matrices, rl_difference
+from clsrl.plots import plot_delta_heatmap, shared_limit
+from clsrl.study_tables import (
+    RL_DIFFERENCE,
+    base2new_table,
+    by_model,
+    crossdataset_matrices,
+    rl_difference,
+)
 from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
@@ -36,23 +42,40 @@ with job_log(sm.log[0]):
     fewshot = fewshot_table(long, targets, METRIC)
     comparisons, notes = [], []
     for model, rows in by_model(long).items():
-        matrices = crossdataset_matrices(rows, datasets, targets, METRIC, sm.params.variants)
         folder = Path(sm.output.crossdataset) / model
         folder.mkdir(parents=True, exist_ok=True)
-        for method, tables in matrices.items():
-            for kind, matrix in tables.items():
-                write(matrix, folder / f"{kind}_{method}", index=True)
-            plot_delta_heatmap(
-                tables["delta"],
-                f"{model}, {method}: accuracy minus zero-shot",
-                folder / f"delta_{method}.png",
-            )
-        difference = rl_difference(matrices)
-        if difference is not None:
-            write(difference, folder / "delta_difference", index=True)
-            plot_delta_heatmap(
-                difference, f"{model}: No-Thinking minus CLS-RL", folder / "delta_difference.png"
-            )
+        by_metric = {  # lenient (the paper's metric) and strict, side by side
+            metric: crossdataset_matrices(rows, datasets, targets, metric, sm.params.variants)
+            for metric in (METRIC, "strict_accuracy")
+        }
+        differences = {metric: rl_difference(tables) for metric, tables in by_metric.items()}
+        limit = shared_limit(  # one colour scale for every heatmap of this model
+            [t["delta"] for tables in by_metric.values() for t in tables.values()]
+            + [d for d in differences.values() if d is not None]
+        )
+        for metric, matrices in by_metric.items():
+            suffix, word = ("", "lenient") if metric == METRIC else ("_strict", "strict")
+            for method, tables in matrices.items():
+                for kind, matrix in tables.items():
+                    write(matrix, folder / f"{kind}_{method}{suffix}", index=True)
+                plot_delta_heatmap(
+                    tables["delta"],
+                    f"{model}, {method}: {word} accuracy minus zero-shot's",
+                    folder / f"delta_{method}{suffix}.png",
+                    limit,
+                )
+            difference = differences[metric]
+            if difference is not None:
+                first, second = RL_DIFFERENCE
+                write(difference, folder / f"difference_{first}_minus_{second}{suffix}", index=True)
+                plot_delta_heatmap(
+                    difference,
+                    f"{model}: {first} {word} accuracy minus {second}'s",
+                    folder / f"difference_{first}_minus_{second}{suffix}.png",
+                    limit,
+                    label="accuracy difference (points)",
+                )
+        matrices = by_metric[METRIC]
 
         deltas = {method: tables["delta"] for method, tables in matrices.items()}
         own = fewshot[fewshot["model"] == model].drop(columns="model")
