@@ -1,4 +1,6 @@
-"""Figures (seaborn): accuracy per dataset, one bar per method and prompt style.
+"""Figures (seaborn, matplotlib): accuracy per dataset (a bar per method and prompt style), GRPO
+reward curves (a panel per reward measure), cross-dataset heatmaps (one colour scale per figure
+set). Each says what its lines or colours are.
 
 Uses the non-interactive Agg backend, so figures are written on machines without a display.
 """

@@ -370,3 +370,34 @@ def test_each_new_family_shape_is_as_small_as_the_tiny_one(shape):
     assert 150_000 < parameters < 300_000, parameters
     assert config.get_text_config().num_hidden_layers == 2
     assert config.get_text_config().hidden_size == 64
+
+
+def test_the_shipped_toy_model_is_recorded_as_built_from_a_clean_commit():
+    import json
+
+    from clsrl.toy_model import RECORD_FILE, shipped_folder
+
+    record = json.loads((shipped_folder() / RECORD_FILE).read_text())
+    assert record["git"]["dirty"] is False and len(record["git"]["commit"]) == 40
+
+
+def test_a_refreshed_toy_model_record_alone_changes_no_param(tmp_path, monkeypatch):
+    """The build rule's param covers the files jobs compute with, not the provenance files."""
+    import shutil
+
+    from clsrl import toy_model
+
+    copy = tmp_path / "toy"
+    shutil.copytree(toy_model.shipped_folder(), copy)
+    monkeypatch.setattr(toy_model, "shipped_folder", lambda: copy)
+    before = toy_model.shipped_digest()
+    sums = (copy / "SHA256SUMS").read_text().splitlines()
+
+    def with_digest(name: str, digest: str) -> None:
+        lines = [f"{digest}  {name}" if line.endswith(f"  {name}") else line for line in sums]
+        (copy / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+    with_digest("pretraining_record.json", "0" * 64)
+    assert toy_model.shipped_digest() == before
+    with_digest("model.safetensors", "0" * 64)
+    assert toy_model.shipped_digest() != before

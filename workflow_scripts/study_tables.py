@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from clsrl.aggregate import fewshot_table, to_markdown
+from clsrl.intervals import SEED_NOTE
 from clsrl.io import write_atomic
 from clsrl.paper import COMPARISON_COLUMNS, compare_with_paper, comparison_note
 from clsrl.plots import plot_delta_heatmap, shared_limit
@@ -22,20 +23,31 @@ sm = snakemake  # injected by Snakemake's script directive
 METRIC = "lenient_accuracy"  # the paper's metric; the long table holds the strict one too
 
 
-def write(table: pd.DataFrame, stem: Path, index: bool, empty_note: str = "") -> None:
+def write(table: pd.DataFrame, stem: Path, index: bool, note: str, empty_note: str = "") -> None:
+    """The table as CSV, and as Markdown followed by `note` (what a cell is, n, what a seed
+    varies)."""
     write_atomic(stem.with_suffix(".csv"), table.to_csv(index=index))
-    markdown = to_markdown(table.reset_index() if index else table)
+    markdown = to_markdown(table.reset_index() if index else table) + note
     write_atomic(stem.with_suffix(".md"), markdown if len(table) or not empty_note else empty_note)
 
 
 with job_log(sm.log[0]):
     long = pd.read_csv(sm.input[0])
     datasets, targets = list(sm.params.datasets), list(sm.params.targets)
+    trained = long[long["method"] != "zero-shot"]
+    n_seeds = int(trained["seed"].nunique()) if len(trained) else 0
+    note = (
+        "\nAccuracy in percent (delta_* and difference_*: its change, in points), lenient unless "
+        f"the file name says strict; a trained model's cell is the mean over its {n_seeds} "
+        "seed(s) (per-seed values: accuracy_long.csv). "
+        f"{SEED_NOTE}\n"
+    )
     base2new = base2new_table(long, datasets, METRIC)
     write(
         base2new,
         Path(sm.output.base2new).with_suffix(""),
         index=False,
+        note=note,
         empty_note="No base-to-new run in this study: add base2new to the config's `settings`.\n",
     )
 
@@ -57,7 +69,7 @@ with job_log(sm.log[0]):
             suffix, word = ("", "lenient") if metric == METRIC else ("_strict", "strict")
             for method, tables in matrices.items():
                 for kind, matrix in tables.items():
-                    write(matrix, folder / f"{kind}_{method}{suffix}", index=True)
+                    write(matrix, folder / f"{kind}_{method}{suffix}", True, note)
                 plot_delta_heatmap(
                     tables["delta"],
                     f"{model}, {method}: {word} accuracy minus zero-shot's",
@@ -67,7 +79,8 @@ with job_log(sm.log[0]):
             difference = differences[metric]
             if difference is not None:
                 first, second = RL_DIFFERENCE
-                write(difference, folder / f"difference_{first}_minus_{second}{suffix}", index=True)
+                stem = folder / f"difference_{first}_minus_{second}{suffix}"
+                write(difference, stem, True, note)
                 plot_delta_heatmap(
                     difference,
                     f"{model}: {first} {word} accuracy minus {second}'s",
