@@ -23,7 +23,6 @@ Collapse: the share of the most frequent answer, and the answers' entropy in bit
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from itertools import combinations
 
@@ -50,14 +49,20 @@ def asks_for_tags(style: str) -> bool:
 
 
 def name_counts(answer: str, classnames: list[str]) -> dict[str, int]:
-    """How often each class name occurs in `answer` (case ignored), for those that do."""
+    """How often each class name occurs in `answer`, case ignored (`str.count`: C speed, so
+    ImageNet's 1,000 names over 50,000 answers take seconds), for those that do.
+
+    >>> name_counts("Yellowyellowyellow or red", ["yellow", "red", "blue"])
+    {'yellow': 3, 'red': 1}
+    """
     folded = answer.casefold()
-    counts = {name: len(re.findall(re.escape(name.casefold()), folded)) for name in classnames}
+    counts = {name: folded.count(name.casefold()) for name in classnames}
     return {name: count for name, count in counts.items() if count}
 
 
 def degenerate_kinds(output: str, answer: str, style: str, classnames: list[str]) -> set[str]:
     """The kinds of degenerate output one prediction is (module docstring); empty when none.
+    `classnames` may be given case-folded already (as `answer_stats` does, once).
 
     >>> sorted(degenerate_kinds('<think>The photo shows "blue', "", "thinking", ["blue"]))
     ['no_answer']
@@ -80,7 +85,7 @@ def normalized(answer: str) -> str:
 def answer_stats(predictions: list[dict], style: str) -> dict:
     """The degenerate shares and collapse measures of one evaluation (STAT_COLUMNS); shares are
     fractions of its items. The class names are those the items are labelled with."""
-    classnames = sorted({row["classname"] for row in predictions})
+    classnames = sorted({row["classname"].casefold() for row in predictions})
     total = len(predictions)
     kinds = [
         degenerate_kinds(row["output"], row["answer"], style, classnames) for row in predictions

@@ -79,22 +79,27 @@ def plot_accuracy_bars(long: pd.DataFrame, targets: list[str], path: str | Path)
 REWARD_COLUMN = re.compile(r"rewards/(?P<function>.+)/mean")
 
 
+KL_COLUMN = "kl"  # GRPO's KL divergence to the base model, per step (0 when beta is 0)
+
+
 def reward_frames(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per (run, step, reward function): the model, method, dataset, seed, the function's
-    measure (clsrl.rewards.REWARD_MEASURES: accuracy or format) and its mean reward."""
+    measure (clsrl.rewards.REWARD_MEASURES: accuracy or format) and its mean reward (`value`);
+    and the run's KL to the base model as measure `kl` (a spike: a step that moved it far)."""
     frames = []
     for run, history in histories.items():
         model, method, dataset, _, seed = Path(run).parts[-5:]
-        for column in history.columns:
+        rewards = [c for c in history.columns if REWARD_COLUMN.fullmatch(c)]
+        if not rewards:
+            continue  # SFT logs no reward
+        for column in [*rewards, *([KL_COLUMN] if KL_COLUMN in history else [])]:
             match = REWARD_COLUMN.fullmatch(column)
-            if not match:
-                continue  # SFT logs no reward
-            function = match["function"]
+            function = match["function"] if match else KL_COLUMN
             frames.append(
                 pd.DataFrame(
                     {
                         "step": history["step"],
-                        "reward": history[column],
+                        "value": history[column],
                         "function": function,
                         "measure": REWARD_MEASURES.get(function, function),
                         "model": model,
@@ -104,7 +109,7 @@ def reward_frames(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
                     }
                 )
             )
-    columns = ["step", "reward", "function", "measure", "model", "method", "dataset", "seed"]
+    columns = ["step", "value", "function", "measure", "model", "method", "dataset", "seed"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
@@ -125,9 +130,10 @@ def seed_errorbar(values) -> tuple[float, float]:
 
 def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> None:
     """GRPO training rewards per optimizer step: one panel per reward measure (the accuracy
-    reward of every method on one axis, 0 to 1; the format reward apart) and training dataset
-    (a row of panels per measure and base model); per run (method and seed) its running mean
-    over a stated window, and its per-step values faint.
+    reward of every method on one axis, 0 to 1; the format reward apart; the KL to the base
+    model last, on its own scale) and training dataset (a row of panels per measure and base
+    model); per run (method and seed) its running mean over a stated window, and its per-step
+    values faint.
 
     `histories` maps a run's model folder (results/models/MODEL/METHOD/DATASET/Kshot/seedS) to
     its log_history table.
@@ -142,13 +148,15 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
         plt.close(figure)
         return
     panel_rows = list(dict.fromkeys(zip(data["measure"], data["model"], strict=True)))
-    panel_rows.sort(key=lambda row: (row[0] != "accuracy", row[0]))  # accuracy first
+    order = {"accuracy": 0, KL_COLUMN: 2}  # accuracy first, KL last, the others between
+    panel_rows.sort(key=lambda row: (order.get(row[0], 1), row[0]))
     datasets = list(dict.fromkeys(data["dataset"]))
     methods = list(dict.fromkeys(data["method"]))
     colours = dict(zip(methods, sns.color_palette(n_colors=len(methods)), strict=True))
     seeds = sorted(set(data["seed"]))
     styles = dict(zip(seeds, ["-", "--", ":", "-."] * len(seeds), strict=False))
-    window = running_window(int(data.groupby(["model", "method", "dataset", "seed"]).size().min()))
+    steps = data.groupby(["model", "method", "dataset", "seed"])["step"].nunique()
+    window = running_window(int(steps.min()))  # a tenth of the shortest run
     figure, axes = plt.subplots(
         len(panel_rows),
         len(datasets),
@@ -169,19 +177,21 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
             for (method, seed), run in shown.groupby(["method", "seed"], sort=False):
                 run = run.sort_values("step")
                 colour = colours[method]
-                axis.plot(run["step"], run["reward"], color=colour, alpha=0.15, linewidth=0.8)
+                axis.plot(run["step"], run["value"], color=colour, alpha=0.15, linewidth=0.8)
                 axis.plot(
                     run["step"],
-                    run["reward"].rolling(window, min_periods=1).mean(),
+                    run["value"].rolling(window, min_periods=1).mean(),
                     color=colour,
                     linestyle=styles[seed],
                     label=f"{method}, seed {seed}",
                 )
             axis.set_title(dataset if row == 0 else "")
             axis.set_xlabel("optimizer step")
-            ylabel = f"{measure} reward" + (f"\n{model}" if several_models else "")
+            what = "KL to the base model" if measure == KL_COLUMN else f"{measure} reward"
+            ylabel = what + (f"\n{model}" if several_models else "")
             axis.set_ylabel(ylabel if column == 0 else "")
-            axis.set_ylim(-0.05, 1.05)
+            if measure != KL_COLUMN:
+                axis.set_ylim(-0.05, 1.05)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for axis in axes.flat:
         more_handles, more_labels = axis.get_legend_handles_labels()
@@ -191,8 +201,8 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
                 labels.append(label)
     figure.legend(handles, labels, loc="outside right center", fontsize="small")
     figure.suptitle(
-        f"GRPO training reward, a line per run: running mean over {window} steps\n"
-        "(faint: each step's mean over its completions)"
+        f"GRPO training rewards and KL, a line per run: running mean over {window} steps\n"
+        "(faint: each step's value, a mean over its completions)"
     )
     figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
     plt.close(figure)

@@ -85,27 +85,10 @@ def test_two_seeds_with_equal_accuracy_and_different_answers(tmp_path):
         return [truths[i] if i in right else wrong for i in range(128)]
 
     paths = [
-        evaluation(
-            tmp_path / "s1",
-            "nt",
-            "no-thinking",
-            "colours",
-            answers(range(0, 90), "x"),
-            truths,
-            seed=1,
-            train="colours",
-        ),
-        evaluation(
-            tmp_path / "s2",
-            "nt",
-            "no-thinking",
-            "colours",
-            answers(range(17, 107), "y"),
-            truths,
-            seed=2,
-            train="colours",
-        ),
-    ]
+        evaluation(tmp_path / f"s{seed}", "nt", "no-thinking", "colours", answers(right, wrong),
+                   truths, seed=seed, train="colours")
+        for seed, right, wrong in ((1, range(0, 90), "x"), (2, range(17, 107), "y"))
+    ]  # fmt: skip
     long = collect_metrics(paths)
     assert long["lenient_accuracy"].tolist() == [90 / 128 * 100] * 2
     markdown = seed_markdown(long, ["colours"], "lenient_accuracy")
@@ -192,7 +175,7 @@ def test_heatmaps_side_by_side_share_one_symmetric_scale(tmp_path, monkeypatch):
         CLOSE(figure)
 
 
-def test_reward_curves_put_the_accuracy_rewards_on_one_axis_and_the_format_apart(
+def test_reward_curves_put_the_accuracy_rewards_on_one_axis_the_format_and_kl_apart(
     tmp_path, monkeypatch
 ):
     steps = list(range(1, 41))
@@ -201,9 +184,12 @@ def test_reward_curves_put_the_accuracy_rewards_on_one_axis_and_the_format_apart
             "step": steps,
             "rewards/thinking_format/mean": [1.0] * 40,
             "rewards/thinking_accuracy/mean": [0.2] * 40,
+            "kl": [0.1] * 39 + [11.7],  # a spike at the last step
         }
     )
-    no_thinking = pd.DataFrame({"step": steps, "rewards/no_thinking_accuracy/mean": [0.6] * 40})
+    no_thinking = pd.DataFrame(
+        {"step": steps, "rewards/no_thinking_accuracy/mean": [0.6] * 40, "kl": [0.2] * 40}
+    )
     histories = {
         f"results/models/toy/{method}/colours/4shot/seed{seed}": history
         for method, history in (("cls-rl", cls_rl), ("no-thinking", no_thinking))
@@ -211,7 +197,7 @@ def test_reward_curves_put_the_accuracy_rewards_on_one_axis_and_the_format_apart
     }
     figures = kept_figures(monkeypatch)
     plots.plot_reward_curves(histories, tmp_path / "rewards.png")
-    accuracy_axis, format_axis = figures[0].axes[:2]
+    accuracy_axis, format_axis, kl_axis = figures[0].axes[:3]
     assert accuracy_axis.get_ylabel() == "accuracy reward"
     assert format_axis.get_ylabel() == "format reward"
     labels = {line.get_label() for line in accuracy_axis.get_lines()}
@@ -222,5 +208,8 @@ def test_reward_curves_put_the_accuracy_rewards_on_one_axis_and_the_format_apart
     }
     running = [line for line in accuracy_axis.get_lines() if line.get_label() == "cls-rl, seed 1"]
     assert running[0].get_ydata().max() == pytest.approx(0.2)  # 0-1, never format + accuracy
-    assert "running mean over 4 steps" in figures[0]._suptitle.get_text()
+    assert "running mean over 4 steps" in figures[0]._suptitle.get_text()  # 40 steps / 10
+    assert kl_axis.get_ylabel() == "KL to the base model"
+    faint = [line.get_ydata().max() for line in kl_axis.get_lines() if line.get_alpha()]
+    assert max(faint) == pytest.approx(11.7)  # the spike is drawn, not averaged away
     CLOSE(figures[0])
