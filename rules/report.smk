@@ -119,6 +119,8 @@ rule study_tables:
             category="Tables",
         ),
         base2new_md="results/tables/base2new.md",
+        base2new_strict="results/tables/base2new_strict.csv",
+        base2new_strict_md="results/tables/base2new_strict.md",
         crossdataset=report(
             directory("results/tables/crossdataset"),
             patterns=["{name}.png"],

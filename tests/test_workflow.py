@@ -217,6 +217,8 @@ def test_small_run_writes_the_study_tables_and_the_html_report(small_run):
     assert set(base2new["dataset"]) == {"demo-colours", "demo-shapes", "Average"}
     assert {"base", "new", "hm"} <= set(base2new.columns)
     assert base2new[["base", "new", "hm"]].notna().all().all()
+    strict = pd.read_csv(tables / "base2new_strict.csv")  # strict beside lenient, never above
+    assert (strict[["base", "new"]].to_numpy() <= base2new[["base", "new"]].to_numpy()).all()
     for method in ("sft", "no-thinking"):
         delta = pd.read_csv(tables / f"crossdataset/tiny-qwen2-vl/delta_{method}.csv", index_col=0)
         assert list(delta.index) == ["demo-colours", "demo-shapes"]

@@ -43,13 +43,17 @@ with job_log(sm.log[0]):
         f"{SEED_NOTE}\n"
     )
     base2new = base2new_table(long, datasets, METRIC)
-    write(
-        base2new,
-        Path(sm.output.base2new).with_suffix(""),
-        index=False,
-        note=note,
-        empty_note="No base-to-new run in this study: add base2new to the config's `settings`.\n",
-    )
+    for table, output in (
+        (base2new, sm.output.base2new),
+        (base2new_table(long, datasets, "strict_accuracy"), sm.output.base2new_strict),
+    ):
+        write(
+            table,
+            Path(output).with_suffix(""),
+            index=False,
+            note=note,
+            empty_note="No base-to-new run in this study: add base2new to `settings`.\n",
+        )
 
     fewshot = fewshot_table(long, targets, METRIC)
     comparisons, notes = [], []
