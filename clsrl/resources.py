@@ -129,10 +129,10 @@ UNKNOWN_TEST_ITEMS = 10000
 
 
 def signal_lead_seconds(runtime_minutes: int) -> int:
-    """How long before its time limit a training job asks SLURM for SIGTERM (`--signal=TERM@N`,
-    then it saves a checkpoint and its retry resumes there): a tenth of its runtime, between 1 and
-    10 minutes. A fixed 10 minutes would signal a job of 10 minutes or less at its start (SLURM
-    may also send the signal up to 60 s early).
+    """How long before its time limit a training job sends its training SIGTERM (it then saves a
+    checkpoint and its retry resumes there; clsrl.workflow.time_limit_stop): a tenth of its
+    runtime, between 1 and 10 minutes. A fixed 10 minutes would signal a job of 10 minutes or less
+    at its start.
 
     >>> [signal_lead_seconds(minutes) for minutes in (5, 11, 30, 100, 4057)]
     [60, 66, 180, 600, 600]

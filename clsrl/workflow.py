@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -90,27 +91,104 @@ def failed_job_messages(log_dir: str | Path, since: float) -> list[str]:
     return messages
 
 
-def run_forwarding_signals(command: list[str], env: dict | None = None) -> int:
+def run_forwarding_signals(
+    command: list[str], env: dict | None = None, stop_after_s: float | None = None
+) -> int:
     """Run `command` and wait for it, passing SIGTERM and SIGINT on to it; return its exit code.
+    With `stop_after_s`, send SIGTERM then to it and every process it started
+    (`time_limit_stop`: ahead of the job's time limit).
 
-    SLURM signals every process of a job step ahead of its time limit; a script that died at once
-    would let its step end while the training process is still saving its checkpoint. This one
-    waits for the child, which saves and exits (clsrl.train: status 75).
+    SLURM signals every process of a job step on preemption or scancel; a script that died at
+    once would let its step end while the training process is still saving its checkpoint. This
+    one waits for the child, which saves and exits (clsrl.train: status 75).
     """
-    process = subprocess.Popen(command, env=env)
+    # its own process group, so that the timer reaches every process of it, as SLURM's signal
+    # does (accelerate's launcher and each GPU's process, which all save)
+    process = subprocess.Popen(command, env=env, start_new_session=True)
     previous = {number: signal.getsignal(number) for number in FORWARDED_SIGNALS}
 
     def forward(number, frame):
         if process.poll() is None:
             process.send_signal(number)
 
+    def stop_every_process():
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+
     for number in FORWARDED_SIGNALS:
         signal.signal(number, forward)
+    timer = None
+    if stop_after_s is not None:
+        timer = threading.Timer(stop_after_s, stop_every_process)
+        timer.daemon = True
+        timer.start()
     try:
         return process.wait()
     finally:
+        if timer is not None:
+            timer.cancel()
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def slurm_duration_s(text: str) -> int | None:
+    """Seconds of a SLURM duration as squeue prints it (`%l`, `%L`): [D-]HH:MM:SS, MM:SS or M;
+    None for UNLIMITED, NOT_SET, INVALID.
+
+    >>> [slurm_duration_s(t) for t in ("1-02:03:04", "10:00", "1:00:00", "5", "UNLIMITED")]
+    [93784, 600, 3600, 300, None]
+    """
+    days, _, clock = text.rpartition("-")
+    try:
+        parts = [int(part) for part in clock.split(":")]
+        day_count = int(days) if days else 0
+    except ValueError:
+        return None
+    if len(parts) == 1:  # minutes
+        return day_count * 86400 + parts[0] * 60
+    hours, minutes, seconds = [0] * (3 - len(parts)) + parts
+    return day_count * 86400 + hours * 3600 + minutes * 60 + seconds
+
+
+def slurm_time_limit() -> tuple[int, int] | None:
+    """(time limit, time left) in seconds of the SLURM job this process runs in, as SLURM holds
+    them now (a --set-resources runtime, an scontrol update included); None outside SLURM, or
+    when squeue cannot tell."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    try:
+        done = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%l %L"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = done.stdout.split()
+    if len(fields) != 2:
+        return None
+    limit, left = (slurm_duration_s(field) for field in fields)
+    return (limit, left) if limit is not None and left is not None else None
+
+
+def time_limit_stop(lead_s_of) -> float | None:
+    """Seconds from now at which a job should send its training SIGTERM, so it saves a
+    checkpoint before SLURM's time limit: the time left minus `lead_s_of(limit in minutes)`
+    (clsrl.resources.signal_lead_seconds). One runtime, one signal: read from the job as it
+    runs, so a --set-resources runtime moves the signal with it. None outside SLURM."""
+    limit = slurm_time_limit()
+    if limit is None:
+        return None
+    limit_s, left_s = limit
+    lead = lead_s_of(max(1, limit_s // 60))
+    stop_after = max(0.0, float(left_s - lead))
+    print(
+        f"SLURM time limit {limit_s // 60} min, {left_s} s left: SIGTERM to the training in "
+        f"{stop_after:.0f} s ({lead} s ahead), which then saves a checkpoint",
+        flush=True,
+    )
+    return stop_after
 
 
 def remove_empty_folders(root: str | Path) -> None:

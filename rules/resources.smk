@@ -16,14 +16,6 @@ def train_runtime(wildcards, attempt):
     return train_resources(wildcards, attempt)["runtime"]
 
 
-def train_slurm_extra(wildcards, attempt):
-    """sbatch's --signal for a training job: SIGTERM ahead of its time limit, answered with a
-    checkpoint (clsrl.resources.signal_lead_seconds); only the SLURM executor reads it.
-    """
-    lead = job_resources.signal_lead_seconds(train_runtime(wildcards, attempt))
-    return f"--signal=TERM@{lead}"
-
-
 def train_resources(wildcards, attempt):
     """GPUs, memory and runtime of a training job, from its spec."""
     classes = job_resources.num_classes(config, wildcards.view)

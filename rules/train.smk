@@ -24,7 +24,6 @@ rule train:
         gpu=train_gpus,
         mem_mb=train_mem_mb,
         runtime=train_runtime,
-        slurm_extra=train_slurm_extra,
     params:
         spec=train_spec,
         base_model=base_model_to_load,

@@ -522,6 +522,53 @@ def test_the_training_script_passes_sigterm_on_and_waits_for_the_save(tmp_path):
     assert saved.read_text() == "saved"
 
 
+def fake_squeue(folder: Path, limit: str, left: str) -> dict:
+    """An environment whose `squeue` prints the job's time limit and time left as SLURM does."""
+    squeue = folder / "squeue"
+    squeue.write_text(f"#!/bin/sh\necho '{limit} {left}'\n")
+    squeue.chmod(0o755)
+    return {"SLURM_JOB_ID": "42", "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_the_training_is_signalled_ahead_of_the_limit_slurm_holds_not_the_estimate(
+    tmp_path, monkeypatch
+):
+    """One runtime, one signal: the job reads its limit from SLURM as it runs (a --set-resources
+    runtime or an scontrol update included) and signals its training a tenth of it ahead."""
+    from clsrl.resources import signal_lead_seconds
+    from clsrl.workflow import time_limit_stop
+
+    for name, value in fake_squeue(tmp_path, "11:00", "10:58").items():
+        monkeypatch.setenv(name, value)
+    assert time_limit_stop(signal_lead_seconds) == 658 - 66
+    for name, value in fake_squeue(tmp_path, "2-00:00:00", "1-23:59:00").items():
+        monkeypatch.setenv(name, value)
+    assert time_limit_stop(signal_lead_seconds) == 172740 - 600
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert time_limit_stop(signal_lead_seconds) is None  # not a SLURM job: no timer
+
+
+def test_the_time_limit_timer_sigterms_the_training_which_saves(tmp_path):
+    saved = tmp_path / "saved"
+    env = {**os.environ, **fake_squeue(tmp_path, "1:02", "1:02")}  # signal in 2 s (60 s lead)
+    timed = (
+        "import sys\n"
+        "from clsrl.resources import signal_lead_seconds\n"
+        "from clsrl.workflow import run_forwarding_signals, time_limit_stop\n"
+        "stop = time_limit_stop(signal_lead_seconds)\n"
+        "sys.exit(run_forwarding_signals([sys.executable, '-c', sys.argv[1], sys.argv[2]], "
+        "None, stop))\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", timed, CHILD, str(saved)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 75, done.stderr
+    assert saved.read_text() == "saved"
+    assert 1.5 < time.monotonic() - started < 30  # at the timer, not at the child's 60 s sleep
+    assert "SLURM time limit 1 min, 62 s left: SIGTERM to the training in 2 s" in done.stdout
+
+
 # --- outputs: permissions, a full disk ------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 
+from clsrl.resources import signal_lead_seconds
 from tests.conftest import ROOT
 from tests.slurm_cluster import PARTITION, LocalCluster, ensure_installed
 
@@ -26,15 +27,17 @@ CONFIG = ROOT / "tests" / "configs" / "slurm.yaml"
 LIMIT_S = 420  # per snakemake call, killed by `timeout -k 10` (the plugin can ignore SIGTERM)
 # What each model job must ask for (clsrl/resources.py for tests/configs/slurm.yaml): the tiny
 # model's 2000 MB, a runtime of 10 minutes start-up plus a few seconds of work, one GPU.
-# A training job asks for SIGTERM a tenth of its runtime before its time limit (it then saves a
-# checkpoint): 66 s of 11 minutes, not a signal at its start; an evaluation asks for none.
+# The run below sets the training runtime to 13 minutes with --set-resources: the job asks for it,
+# and no --signal; it reads its limit from SLURM as it runs and sends its training SIGTERM a tenth
+# of it ahead (78 s; it then saves a checkpoint): one runtime, one signal.
+TRAIN_MINUTES = 13
 EXPECTED = {
     "train": {
         "--gpus": "1",
         "--mem": "2000",
-        "-t": "11",
+        "-t": str(TRAIN_MINUTES),
         "--cpus-per-task": "2",
-        "--signal": "TERM@66",
+        "--signal": None,
     },
     "evaluate_zero_shot": {
         "--gpus": "1",
@@ -154,7 +157,11 @@ def test_workflow_runs_through_slurm_like_a_local_run(slurm_env, tmp_path):
     snakemake(local, *TARGETS, "--cores", "2", "--configfile", str(CONFIG), env={})
     profile = slurm_profile(tmp_path)
     done = snakemake(
-        cluster_run, *TARGETS, "--profile", str(profile), "--configfile", str(CONFIG), env=env
+        cluster_run,
+        *TARGETS,
+        *("--profile", str(profile), "--configfile", str(CONFIG)),
+        *("--set-resources", f"train:runtime={TRAIN_MINUTES}"),
+        env=env,
     )
 
     calls = sbatch_calls(record)
@@ -170,6 +177,9 @@ def test_workflow_runs_through_slurm_like_a_local_run(slurm_env, tmp_path):
         assert cluster_results[path] == content, f"{path} differs from the local run's"
     table = pd.read_csv(cluster_run / "results/tables/accuracy_long.csv")
     assert len(table) == 8
+    for log in (cluster_run / "logs/train").rglob("*.log"):  # the limit as SLURM holds it
+        assert f"SLURM time limit {TRAIN_MINUTES} min" in log.read_text(), log
+        assert f"({signal_lead_seconds(TRAIN_MINUTES)} s ahead)" in log.read_text(), log
 
 
 def test_a_job_killed_for_memory_is_retried_with_more(slurm_env, tmp_path):

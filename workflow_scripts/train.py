@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from clsrl.gpu_slots import gpu_slots
+from clsrl.resources import signal_lead_seconds
 from clsrl.training_spec import launch_command
-from clsrl.workflow import job_log, run_forwarding_signals
+from clsrl.workflow import job_log, run_forwarding_signals, time_limit_stop
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
@@ -25,6 +26,7 @@ with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
     ]
     print(" ".join(command), flush=True)
     threads = max(1, sm.threads // spec["processes"])  # per process, as the job reserved
-    code = run_forwarding_signals(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    code = run_forwarding_signals(command, env, time_limit_stop(signal_lead_seconds))
     if code:  # 75: stopped on SIGTERM with a checkpoint saved; a rerun resumes from it
         sys.exit(f"training exited with status {code}; see the log above")
