@@ -297,6 +297,7 @@ def _semantic_problems(config: dict) -> list[str]:
                 f"{', '.join(BUILTIN_PREFIX + name for name in BUILTIN_MODELS)}; or give a hub "
                 "name such as Qwen/Qwen2-VL-2B-Instruct or a local model folder."
             )
+    problems += _tracker_problems(config["training"]["report_to"])
     options = config["options"]
     if options["min_choices"] > options["max_choices"]:
         problems.append(
@@ -304,6 +305,27 @@ def _semantic_problems(config: dict) -> list[str]:
             f"'options.max_choices' ({options['max_choices']}): the minimum exceeds the maximum."
         )
     return problems
+
+
+TRACKER_PACKAGES = {  # training.report_to -> the package transformers' callback needs
+    "tensorboard": ("tensorboard", "tensorboardX"),
+    "wandb": ("wandb",),
+    "mlflow": ("mlflow",),
+    "trackio": ("trackio",),
+}
+
+
+def _tracker_problems(trackers: list[str]) -> list[str]:
+    """A tracker whose package is not installed would fail in every training job."""
+    from importlib.util import find_spec
+
+    return [
+        f"config key 'training.report_to' names {tracker}, which needs the package "
+        f"{TRACKER_PACKAGES[tracker][0]}: pip install {TRACKER_PACKAGES[tracker][0]} (in the "
+        "environment the jobs run in), or remove it."
+        for tracker in trackers
+        if not any(find_spec(package) for package in TRACKER_PACKAGES[tracker])
+    ]
 
 
 def _trl_problems(config: dict, methods: dict) -> list[str]:

@@ -55,6 +55,7 @@ EVAL_ZERO_SHOT = "results/eval/{model}/zero-shot/{style}/{target}"
 EVAL_TRAINED = "results/eval/{model}/{method}/{view}/{shots}shot/seed{seed}/{target}"
 ZERO_SHOT_RUN = "{model}/zero-shot/{style}/{target}"  # logs and benchmarks of a zero-shot job
 TRAINED_RUN = "{model}/{method}/{view}/{shots}shot/seed{seed}"  # ... and of a training job
+TRACKING = f"results/tracking/{TRAINED_RUN}"  # a training job's TensorBoard event files
 
 
 def floor_rule_in_effect(options: dict, view: View) -> str:
@@ -94,6 +95,8 @@ class TrainingRuntime:
     keep_checkpoints: bool
     multi_gpu_config: str
     log_completions: bool = False  # a command-line option of clsrl.train, not a config key
+    report_to: tuple[str, ...] = ()  # trackers of the per-step metrics (training.report_to)
+    run_name: str | None = None  # the job's identity, a tracker's run name
 
 
 @dataclass(frozen=True)
@@ -295,6 +298,7 @@ class Study:
             save_steps=training["save_steps"],
             keep_checkpoints=training["keep_checkpoints"],
             multi_gpu_config=training["multi_gpu_config"],
+            report_to=tuple(training["report_to"]),
         )
 
     # --- evaluation ------------------------------------------------------------------------

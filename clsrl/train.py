@@ -137,7 +137,8 @@ def trainer_arguments(
         "save_strategy": "steps",
         "save_steps": runtime.save_steps,  # older ones go once a newer is committed
         "logging_steps": 1,
-        "report_to": [],
+        "report_to": list(runtime.report_to),  # log_history.csv is written whatever this says
+        **({"run_name": runtime.run_name} if runtime.run_name else {}),
     }
     if spec["trainer"] == "grpo":
         arguments["log_completions"] = runtime.log_completions
@@ -361,12 +362,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-steps", type=int, help="default: the config schema's")
     parser.add_argument("--keep-checkpoints", action="store_true")
     parser.add_argument("--log-completions", action="store_true")
+    parser.add_argument("--report-to", default="", help="trackers, comma-separated (tensorboard)")
+    parser.add_argument("--run-name", help="the trackers' name of the run")
     args = parser.parse_args(argv)
     spec = json.loads(args.spec) if args.spec.lstrip().startswith("{") else read_json(args.spec)
     runtime = runtime_from(
         args.save_steps,
         keep_checkpoints=args.keep_checkpoints,
         log_completions=args.log_completions,
+        report_to=tuple(filter(None, args.report_to.split(","))),
+        run_name=args.run_name,
     )
     try:
         train(

@@ -1,4 +1,4 @@
-"""Every bad input a new user makes, as one table: 30 config mistakes (TRL values of the wrong type
+"""Every bad input a new user makes, as one table: 32 config mistakes (TRL values of the wrong type
 among them) and 50 data mistakes made with real data (the UCI digits, tests/digits.py) through
 both custom routes. Each is stopped while the study is planned (`clsrl.study.plan_study`, what
 rules/common.smk runs before Snakemake builds a job) with a message naming the key, file, class or
@@ -146,6 +146,16 @@ CONFIG_MISTAKES = [
         "fractional length",
         setting("training.trl.grpo.max_completion_length", 6.5),
         ("max_completion_length", "6.5", "a whole number, e.g. 6"),
+    ),
+    Mistake(
+        "tracker not installed",
+        setting("training.report_to", ["mlflow"]),
+        ("training.report_to", "pip install mlflow"),
+    ),
+    Mistake(
+        "trackers in the TRL settings",
+        setting("training.trl.grpo.report_to", ["tensorboard"]),
+        ("training.trl.grpo.report_to", "training.report_to"),
     ),
     Mistake(
         "variant of an unknown method",

@@ -181,3 +181,28 @@ def test_multi_gpu_configs_load_and_leave_precision_to_the_spec(name):
     assert config.mixed_precision == "no"
     if name == "fsdp":  # resharding after forward would gather every layer per generated token
         assert config.fsdp_config["fsdp_reshard_after_forward"] is False
+
+
+def test_a_tracker_gets_every_logged_step_and_the_job_keeps_its_history(
+    tiny_model_dir, colours_dir, questions, tmp_path, monkeypatch
+):
+    """training.report_to: [tensorboard] writes event files offline, with the per-function
+    rewards and the KL that log_history.csv holds, under the job's run name."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = tmp_path / "tracking"
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(events))
+    spec = spec_for("no-thinking", {"max_steps": 2})
+    runtime = runtime_from(save_steps=1, report_to=("tensorboard",), run_name="tiny/nt/seed1")
+    train(
+        spec, str(tiny_model_dir), questions, colours_dir, tmp_path / "m", tmp_path / "c", runtime
+    )
+
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    scalars = set(accumulator.Tags()["scalars"])
+    assert {"train/rewards/no_thinking_accuracy/mean", "train/kl", "train/loss"} <= scalars
+    assert [event.step for event in accumulator.Scalars("train/kl")] == [1, 2]
+    assert "tiny/nt/seed1" in str(accumulator.Tensors("args/text_summary")[0])
+    history = pd.read_csv(tmp_path / "m" / LOG_HISTORY_FILE)
+    assert history["step"].tolist() == [1, 2]  # the job's own record, whatever the trackers

@@ -122,3 +122,14 @@ def test_think_after_answer_and_lora_variants_by_config():
     assert taa["rewards"] == ["answer_then_reason_format", "thinking_accuracy"]
     assert taa["lora"] is None
     assert training_spec(config, "nt-lora", "x", 4, 1)["lora"]["r"] == 64
+
+
+def test_trackers_change_how_a_job_reports_never_its_spec():
+    """training.report_to lives in the job's runtime (no param): no training reruns for it."""
+    from clsrl.study import Study
+
+    tracked = validate_config({"training": {"report_to": ["tensorboard"]}})
+    for method in ("sft", "cls-rl", "no-thinking"):
+        assert training_spec(tracked, method, "x", 4, 1) == training_spec(PAPER, method, "x", 4, 1)
+    assert Study(tracked).training_runtime().report_to == ("tensorboard",)
+    assert Study(PAPER).training_runtime().report_to == ()
