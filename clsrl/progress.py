@@ -111,7 +111,7 @@ def partial_fewshot_markdown(metrics: list[str], study: Study) -> str:
     cell as clsrl.intervals.seed_cell shows its seeds, `(k of n seeds)` while some are missing,
     `missing` when none is there yet."""
     targets = list(study.targets)
-    expected = len(study.seeds) * len(study.shots)
+    expected = len(study.seeds)  # per_seed_table averages over shots, as fewshot_table does
     rows = [
         (model, "zero-shot", style)
         for model in study.base_models
