@@ -167,6 +167,38 @@ def by_method(jobs: list[dict], study: Study) -> str:
     return "\n".join(lines) + f"\n\nCost models: {sources}."
 
 
+def by_model(jobs: list[dict]) -> str:
+    """GPU-hours per base model (wildcard `model`) and rule, as requested.
+
+    >>> print(by_model([{"rule": "train", "wildcards": "model=big, method=sft", "gpu": 2,
+    ...     "mem_mb": 60000, "runtime": 90}]))  # doctest: +NORMALIZE_WHITESPACE
+    | model | rule | jobs | GPUs per job | host GB per job | hours per job | GPU-hours |
+    |---|---|---|---|---|---|---|
+    | big | train | 1 | 2 | 60 | 1.5 | 3 |
+    """
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for job in jobs:
+        model = wildcards_of(job).get("model")
+        if model and job["gpu"]:
+            groups[(model, job["rule"])].append(job)
+    lines = [
+        "| model | rule | jobs | GPUs per job | host GB per job | hours per job | GPU-hours |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (model, rule), rows in sorted(groups.items()):
+
+        def span(values):
+            low, high = min(values), max(values)
+            return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+        lines.append(
+            f"| {model} | {rule} | {len(rows)} | {span([row['gpu'] for row in rows])} | "
+            f"{span([row['mem_mb'] / 1000 for row in rows])} | "
+            f"{span([round(row['runtime'] / 60, 1) for row in rows])} | {gpu_hours(rows):,.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def local_rule_names() -> set[str]:
     """The rules that run where snakemake runs (the `localrules:` of rules/resources.smk)."""
     text = (ROOT / "rules" / "resources.smk").read_text()
@@ -190,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
             writer.writeheader()
             writer.writerows(jobs)
     print(summary(jobs, local_rules))
+    print(f"\nPer base model (the jobs that ask GPUs):\n\n{by_model(jobs)}")
     study = Study(validate_config(yaml.safe_load(args.configfile.read_text()) or {}))
     print(f"\nRequests above: {cost_model().source}.\n")
     print(by_method(jobs, study))

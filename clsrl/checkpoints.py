@@ -23,7 +23,6 @@ the job then exits with `TrainingStopped`, and its rerun resumes there, no compl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -35,6 +34,7 @@ import torch
 from transformers import TrainerCallback
 
 from clsrl.io import honour_umask, write_json
+from clsrl.training_spec import spec_checkpoint_dir, spec_hash
 
 COMMIT_FILE = "clsrl_commit.json"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
@@ -43,17 +43,6 @@ STOP_SIGNALS = (signal.SIGTERM,)
 
 class TrainingStopped(RuntimeError):
     """Training stopped on a signal after saving a checkpoint; rerun the job to resume."""
-
-
-def spec_hash(spec: dict) -> str:
-    """A short, key-order-independent hash of a training spec."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def spec_checkpoint_dir(checkpoint_root: Path, spec: dict) -> Path:
-    """Where this spec's checkpoints go, below the job's checkpoint folder."""
-    return Path(checkpoint_root) / f"spec-{spec_hash(spec)}"
 
 
 def checkpoints_in(folder: Path) -> list[tuple[int, Path]]:

@@ -21,6 +21,10 @@ about as long on one GPU as spread over G (it is bound by memory bandwidth, not 
 while the training passes split over the GPUs. SFT and evaluation split evenly. A request is that
 wall time x a safety margin, plus a fixed start-up.
 
+Both cost models are figures of Qwen2-VL-2B-Instruct. Another base model's work is scaled from
+them by its size, read from its architecture (clsrl.model_size): GPU-seconds by parameters x
+sequence tokens (a step's FLOPs), host memory by parameters. A tiny built-in model asks the floors.
+
 >>> from clsrl.config import validate_config
 >>> from clsrl.training_spec import training_spec
 >>> paper = validate_config({"datasets": ["ImageNet"], "methods": ["cls-rl"]})
@@ -41,9 +45,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from clsrl.config import is_tiny_builtin_model
 from clsrl.datasets.demo import DEMO_DATASETS
 from clsrl.datasets.registry import class_count
+from clsrl.model_size import ModelSize, ModelSizeUnknown, model_size
 from clsrl.views import View
 
 MEASURED_RESOURCE = "gpu_costs.json"  # written by bench/gpu_check.py --write-costs
@@ -106,9 +110,15 @@ def cost_model() -> CostModel:
 
 SAFETY = 1.5  # slower GPUs, longer answers, a busy file system
 STARTUP_MINUTES = 10  # imports, loading the model and the dataset
-# Host memory per process (MB): a 2B model's weights, the processor and the data loaders.
+# Host memory per process (MB) for Qwen2-VL-2B: its weights, the processor and the data loaders;
+# scaled by parameters for other models, never under the floor.
 MEM_MB = {"train": 16000, "evaluate": 8000, "prepare": 8000}
-TINY_MEM_MB = 2000  # the built-in tiny and toy models (the demo and tests)
+TINY_MEM_MB = 2000  # the floor: the built-in tiny and toy models (the demo and tests)
+# Qwen2-VL-2B-Instruct, whose figures the cost models are (tests/test_model_size.py checks these
+# against clsrl.model_size): parameters and the tokens of one question with its image.
+REFERENCE_PARAMETERS = 2_208_985_600
+REFERENCE_PROMPT_TOKENS = 1450
+DEFAULT_IMAGE_SIDE = 384  # images.resize 0 keeps each image's size: estimates assume this one
 
 # CoOp's test split sizes (Zhou et al., CoOp Table 5), for runtime estimates only.
 BENCHMARK_TEST_ITEMS = {
@@ -194,10 +204,40 @@ def answer_kind(prompt_style: str) -> str:
     return "direct" if prompt_style == DIRECT_STYLE else "thinking"
 
 
-def host_mem_mb(base_model: str, kind: str, processes: int, attempt: int) -> int:
-    """Host memory of a job with `processes` model processes; small for the built-in tiny model."""
-    per_process = TINY_MEM_MB if is_tiny_builtin_model(base_model) else MEM_MB[kind]
-    return grown(per_process * max(processes, 1), attempt)
+def size_of_model(base_model: str, image_resize: int) -> ModelSize:
+    """`base_model`'s size (clsrl.model_size); Qwen2-VL-2B's where its config.json is not at hand
+    (clsrl.sizing warns of it while planning)."""
+    side = image_resize or DEFAULT_IMAGE_SIDE
+    try:
+        return model_size(base_model, side)
+    except ModelSizeUnknown:
+        return model_size("Qwen/Qwen2-VL-2B-Instruct", side)
+
+
+def work_scale(size: ModelSize, completion: int = 0) -> float:
+    """A job's work relative to the cost model's model: parameters x tokens per sequence.
+
+    >>> work_scale(size_of_model("Qwen/Qwen2-VL-2B-Instruct", 384), completion=1024)
+    1.0
+    """
+    tokens = size.prompt_tokens + completion
+    return (
+        size.parameters * tokens / (REFERENCE_PARAMETERS * (REFERENCE_PROMPT_TOKENS + completion))
+    )
+
+
+def host_mem_mb(size: ModelSize, kind: str, processes: int, attempt: int) -> int:
+    """Host memory of a job with `processes` model processes: the 2B figure scaled by parameters,
+    never under the tiny models' floor.
+
+    >>> reference = size_of_model("Qwen/Qwen2-VL-2B-Instruct", 384)
+    >>> host_mem_mb(reference, "train", 1, 1), host_mem_mb(reference, "evaluate", 2, 1)
+    (16000, 16000)
+    >>> host_mem_mb(size_of_model("builtin:tiny-qwen2-vl", 384), "train", 1, 2)
+    4000
+    """
+    scaled = math.ceil(MEM_MB[kind] * size.parameters / REFERENCE_PARAMETERS / 1000) * 1000
+    return grown(max(TINY_MEM_MB, scaled) * max(processes, 1), attempt)
 
 
 def train_wall_seconds(spec: dict, classes: int, model: CostModel | None = None) -> float:
@@ -205,6 +245,7 @@ def train_wall_seconds(spec: dict, classes: int, model: CostModel | None = None)
     view of `classes` classes."""
     model = model or cost_model()
     trl, gpus = spec["trl"], spec["processes"]
+    size = size_of_model(spec["base_model"], spec["image_resize"])
     items_epochs = spec["shots"] * classes * trl["num_train_epochs"]
     per_step = trl["per_device_train_batch_size"] * trl["gradient_accumulation_steps"] * gpus
     if spec["trainer"] == "grpo":  # per_step counts completions
@@ -213,12 +254,13 @@ def train_wall_seconds(spec: dict, classes: int, model: CostModel | None = None)
             steps = min(steps, trl["max_steps"])
         kind = answer_kind(spec["prompt_style"])
         share = model.grpo_generate_share[kind]
-        one_gpu = steps * per_step * model.grpo_per_completion[kind]
+        scale = work_scale(size, trl["max_completion_length"])
+        one_gpu = steps * per_step * model.grpo_per_completion[kind] * scale
         return one_gpu * (share + (1 - share) / gpus)
     examples = items_epochs
     if trl["max_steps"] > 0:
         examples = min(examples, trl["max_steps"] * per_step)
-    return examples * model.sft_per_example / gpus
+    return examples * model.sft_per_example * work_scale(size) / gpus
 
 
 def train_resources(
@@ -226,9 +268,10 @@ def train_resources(
 ) -> dict:
     """GPUs, memory and runtime of one training job (rule train)."""
     gpus = spec["processes"]
+    size = size_of_model(spec["base_model"], spec["image_resize"])
     return {
         "gpu": gpus,
-        "mem_mb": host_mem_mb(spec["base_model"], "train", gpus, attempt),
+        "mem_mb": host_mem_mb(size, "train", gpus, attempt),
         "runtime": minutes(train_wall_seconds(spec, classes, model), attempt),
     }
 
@@ -244,13 +287,13 @@ def eval_resources(
     """GPUs, memory and runtime of one evaluation job (one model, one prompt style, one target);
     `base_model` is the model evaluated (the config's when it names one)."""
     model = model or cost_model()
-    base_model = base_model or config["base_model"]
+    size = size_of_model(base_model or config["base_model"], config["images"]["resize"])
     gpus = 0 if config["evaluation"]["device"] == "cpu" else 1
-    seconds = model.eval_per_image[answer_kind(style)] * eval_items(config, target)
+    per_image = model.eval_per_image[answer_kind(style)] * work_scale(size)
     return {
         "gpu": gpus,
-        "mem_mb": host_mem_mb(base_model, "evaluate", 1, attempt),
-        "runtime": minutes(seconds, attempt),
+        "mem_mb": host_mem_mb(size, "evaluate", 1, attempt),
+        "runtime": minutes(per_image * eval_items(config, target), attempt),
     }
 
 

@@ -380,9 +380,11 @@ def config_sources(configfiles: list[str]) -> str:
 def plan_study(config: dict, config_files: list[str] = (), listings: bool = True) -> tuple:
     """Everything the workflow checks before any job (rules/common.smk calls this): validate
     `config` in place (schema defaults filled, TRL values checked), resolve relative sources
-    against their config file's folder, check the custom datasets' sources (with `listings`,
-    their classes, splits and shots) and describe the study. Return (study, warnings); raise
-    clsrl.config.ConfigError, whose message names each key, file or class and its fix.
+    against their config file's folder, check the custom datasets' sources (with `listings`, in
+    the run's main process: their classes, splits and shots, and each base model's GPU memory
+    against config key gpu_mem_gb, clsrl.sizing) and describe the study. Return (study,
+    warnings); raise clsrl.config.ConfigError, whose message names each key, file or class and
+    its fix.
 
     >>> study, warnings = plan_study({"datasets": ["EuroSAT"], "methods": ["zero-shot"]})
     >>> study.datasets, warnings
@@ -399,4 +401,12 @@ def plan_study(config: dict, config_files: list[str] = (), listings: bool = True
         raise ConfigError("\n".join(problems))
     study = Study(config)
     study.summary()  # every value it formats is checked: it must not fail at the first job
+    if listings:  # the main process: each base model's size against the cards (gpu_mem_gb)
+        from clsrl.sizing import base_sizes, memory_problems
+
+        sizes, size_warnings = base_sizes(study)
+        problems, memory_warnings = memory_problems(study, sizes)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        warnings += size_warnings + memory_warnings
     return study, warnings

@@ -35,10 +35,15 @@ from clsrl.checkpoints import (
     TrainingStopped,
     checkpoint_step,
     resumable_checkpoint,
-    spec_checkpoint_dir,
 )
 from clsrl.disk_space import disk_full_explained
 from clsrl.families import family_for, suppressed_token_ids
+from clsrl.gpu_oom import (
+    GpuOutOfMemory,
+    earlier_out_of_memory,
+    out_of_memory_message,
+    record_out_of_memory,
+)
 from clsrl.inference import load_image, template_adds_bos, user_message
 from clsrl.io import read_json
 from clsrl.modeling import attention_implementation, load_model_and_processor
@@ -56,6 +61,7 @@ from clsrl.questions import read_questions
 from clsrl.restore import CheckpointRestore, trainable_weights, weight_checksums
 from clsrl.rewards import reward_functions
 from clsrl.study import Study, TrainingRuntime
+from clsrl.training_spec import spec_checkpoint_dir
 from clsrl.vllm_backend import suppression_bias
 from clsrl.workflow import EXIT_KNOWN_ERROR, is_known_error, known_error_line
 
@@ -306,6 +312,9 @@ def train(
     runtime = runtime or runtime_from()
     resume_from = resumable_checkpoint(checkpoint_dir, spec)
     spec_checkpoints = spec_checkpoint_dir(checkpoint_dir, spec)
+    refusal = earlier_out_of_memory(spec_checkpoints)
+    if refusal:  # a retry would overflow the GPU again (clsrl.gpu_oom)
+        raise GpuOutOfMemory(refusal)
     trainer, processor = prepare_trainer(
         spec, base_model, questions_path, dataset_dir, spec_checkpoints, runtime
     )
@@ -323,6 +332,10 @@ def train(
     try:
         with disk_full_explained(spec_checkpoints, checkpoint_bytes(trainer.model), "a checkpoint"):
             trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except torch.OutOfMemoryError as error:
+        message = out_of_memory_message(spec, error)
+        record_out_of_memory(spec_checkpoints, message)
+        raise GpuOutOfMemory(message) from None
     finally:
         stop.restore()
     if stop.stopped_at is not None:

@@ -18,7 +18,9 @@ imports no torch: the Snakefile calls it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+from pathlib import Path
 
 import yaml
 
@@ -133,6 +135,18 @@ def training_spec(
         "lora": training["lora"] if uses_lora(method.lora, training["lora"]) else None,
         "trl": trl,
     }
+
+
+def spec_hash(spec: dict) -> str:
+    """A short, key-order-independent hash of a training spec."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def spec_checkpoint_dir(checkpoint_root: str | Path, spec: dict) -> Path:
+    """Where this spec's checkpoints (and marks, clsrl.gpu_oom) go, below the job's checkpoint
+    folder: a changed spec never meets an earlier spec's."""
+    return Path(checkpoint_root) / f"spec-{spec_hash(spec)}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ from clsrl.datasets.source_checks import (
 )
 from clsrl.datasets.sources import benchmark_coop_dir, benchmark_download_records
 from clsrl.hub import hub_model_problem
+from clsrl.sizing import base_sizes, model_lines
 from clsrl.stages import STAGE_VERSIONS
 from clsrl.workflow import failed_job_messages, remove_empty_folders
 from clsrl.study import (
@@ -45,6 +46,8 @@ except ConfigError as error:
 if workflow.is_main_process:  # once per run, not again in each job's process
     print(f"clsrl {config_sources(CONFIG_FILES)}", file=sys.stderr)
     print(f"clsrl {STUDY.summary()}", file=sys.stderr)
+    for line in model_lines(STUDY, base_sizes(STUDY)[0]):
+        print(f"clsrl {line}", file=sys.stderr)
     for warning in [*WARNINGS, *unused_custom_datasets(config)]:
         print(f"clsrl warning: {warning}", file=sys.stderr)
 

@@ -2,6 +2,8 @@
 # growing with each retry (`attempt`). The estimates live in clsrl/resources.py; site settings
 # (partition, account, QoS) only in the profiles (slurm/config.yaml).
 from clsrl import resources as job_resources
+from clsrl.gpu_oom import earlier_out_of_memory
+from clsrl.training_spec import spec_checkpoint_dir
 
 
 def train_gpus(wildcards, attempt):
@@ -17,9 +19,14 @@ def train_runtime(wildcards, attempt):
 
 
 def train_resources(wildcards, attempt):
-    """GPUs, memory and runtime of a training job, from its spec."""
+    """GPUs, memory and runtime of a training job, from its spec; a retry after a GPU
+    out-of-memory error asks no more (it stops at once: clsrl.gpu_oom)."""
     classes = job_resources.num_classes(config, wildcards.view)
-    return job_resources.train_resources(train_spec(wildcards), classes, attempt)
+    spec = train_spec(wildcards)
+    spec_folder = spec_checkpoint_dir(CHECKPOINTS.format(**wildcards), spec)
+    if earlier_out_of_memory(spec_folder):
+        attempt = 1
+    return job_resources.train_resources(spec, classes, attempt)
 
 
 def eval_style(wildcards):

@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 BINARIES = ["slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol", "munged"]
 PARTITION = "clsrl-test"
@@ -44,6 +46,27 @@ def ensure_installed() -> str | None:
         return f"apt-get could not install SLURM ({done.returncode}):\n{done.stderr[-2000:]}"
     missing = [binary for binary in BINARIES if shutil.which(binary) is None]
     return f"installed SLURM but these are still missing: {missing}" if missing else None
+
+
+def profile_for_this_cluster(folder: Path, **settings) -> Path:
+    """slurm/config.yaml in `folder` with this cluster's partition, no accounting (sacct fails
+    without slurmdbd: poll with squeue), fast polling, and `settings` (profile keys)."""
+    root = Path(__file__).resolve().parents[1]
+    profile = yaml.safe_load((root / "slurm" / "config.yaml").read_text())
+    profile["default-resources"]["slurm_partition"] = PARTITION
+    profile.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-no-account": True,
+            "seconds-between-status-checks": 1,
+            "slurm-init-seconds-before-status-checks": 1,
+            "latency-wait": 5,
+            **settings,
+        }
+    )
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile))
+    return folder
 
 
 def free_port() -> int:

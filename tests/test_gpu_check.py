@@ -50,8 +50,13 @@ def test_the_memory_guide_prints_every_setting_for_every_card():
     spec = importlib.util.spec_from_file_location("memory", ROOT / "bench" / "memory_guide.py")
     memory = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(memory)
-    table = memory.guide().splitlines()
-    assert table[0] == "| setting | GiB | 24 GB | 40 GB | 48 GB | 80 GB |"
+    from clsrl.gpu_memory import TrainingShape, training_gib
+    from clsrl.model_size import model_size
+
+    size = model_size("Qwen/Qwen2-VL-2B-Instruct", 384)
+    table = memory.guide(size).splitlines()
+    assert table[0] == "| setting | GiB | 24 GB | 40 GB | 48 GB | 80 GB | 141 GB |"
     assert len(table) == 2 + 12 + 3  # 2 methods x 2 checkpointing x 3 sizes, 3 eval batches
     # weights, gradients, AdamW states, reference and autocast copies: 20 bytes per parameter
-    assert round(memory.training_gib("full", 0, 0, False)) == 41
+    weights_only = TrainingShape("grpo", None, 0, 0, False, 1)
+    assert round(training_gib(size, weights_only)) == 41

@@ -20,7 +20,12 @@ import yaml
 
 from clsrl.resources import signal_lead_seconds
 from tests.conftest import ROOT
-from tests.slurm_cluster import PARTITION, LocalCluster, ensure_installed
+from tests.slurm_cluster import (
+    PARTITION,
+    LocalCluster,
+    ensure_installed,
+    profile_for_this_cluster,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 CONFIG = ROOT / "tests" / "configs" / "slurm.yaml"
@@ -96,24 +101,8 @@ def slurm_env(cluster, tmp_path_factory):
 
 
 def slurm_profile(tmp_path: Path) -> Path:
-    """slurm/config.yaml with the test's overrides: this cluster's partition, no accounting
-    (sacct fails without slurmdbd: poll with squeue), fast polling."""
-    profile = yaml.safe_load((ROOT / "slurm" / "config.yaml").read_text())
-    profile["default-resources"]["slurm_partition"] = PARTITION
-    profile.update(
-        {
-            "slurm-status-command": "squeue",
-            "slurm-no-account": True,
-            "seconds-between-status-checks": 1,
-            "slurm-init-seconds-before-status-checks": 1,
-            "latency-wait": 5,
-            "slurm-keep-successful-logs": True,
-        }
-    )
-    folder = tmp_path / "profile"
-    folder.mkdir()
-    (folder / "config.yaml").write_text(yaml.safe_dump(profile))
-    return folder
+    """The profile for this cluster, keeping every job's SLURM log."""
+    return profile_for_this_cluster(tmp_path / "profile", **{"slurm-keep-successful-logs": True})
 
 
 def snakemake(workdir: Path, *args: str, env: dict, snakefile: Path = ROOT / "Snakefile"):

@@ -1,0 +1,76 @@
+"""A training job that ran out of GPU memory: reported as such, and never retried as it was.
+
+Snakemake retries a failed job (the profiles' `retries`) with more host memory and time, which
+cannot help a job that overflowed its GPU. So a CUDA out-of-memory error in training ends the job
+with `GpuOutOfMemory` (its message: the card, the job's estimate, the ways out; clsrl.sizing) and
+leaves a mark in the job's spec checkpoint folder (a changed spec gets a new folder, so the mark
+concerns these exact settings). A retry of the same spec stops at once with that message, before
+loading the model, and asks no more host memory (rules/resources.smk); delete the mark to try the
+same settings again, e.g. on a larger card.
+
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> earlier_out_of_memory(folder) is None
+True
+>>> record_out_of_memory(folder, "GPU out of memory on a 24 GiB card.")
+>>> print(earlier_out_of_memory(folder))  # doctest: +ELLIPSIS
+An earlier attempt of this job, with these same settings, ran out of GPU memory: GPU out of ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MARK = "gpu_out_of_memory.txt"
+
+
+class GpuOutOfMemory(RuntimeError):
+    """A training job overflowed its GPU (a known error: its message names the ways out)."""
+
+
+def record_out_of_memory(spec_folder: str | Path, message: str) -> None:
+    """Leave the mark of an out-of-memory failure of this spec."""
+    folder = Path(spec_folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARK).write_text(message + "\n", encoding="utf-8")
+
+
+def earlier_out_of_memory(spec_folder: str | Path) -> str | None:
+    """The refusal of a retry, where an earlier attempt of this spec ran out of GPU memory."""
+    mark = Path(spec_folder) / MARK
+    if not mark.is_file():
+        return None
+    return (
+        "An earlier attempt of this job, with these same settings, ran out of GPU memory: "
+        f"{mark.read_text(encoding='utf-8').strip()} A retry with more host memory or time "
+        f"cannot help, so none is made. Change a setting above (a changed spec starts afresh), "
+        f"or, to try these same settings again (e.g. on a larger card), delete {mark}."
+    )
+
+
+def out_of_memory_message(spec: dict, error: BaseException) -> str:
+    """What ran out, the card, this job's estimate and the ways out (clsrl.sizing)."""
+    from clsrl.gpu_memory import TrainingShape, training_gib
+    from clsrl.resources import size_of_model
+    from clsrl.sizing import ways_out
+
+    card_gib = gpu_memory_gib()
+    size = size_of_model(spec["base_model"], spec["image_resize"])
+    shape = TrainingShape.of_spec(spec)
+    text = str(error).strip()
+    first_line = text.splitlines()[0].rstrip(".") if text else type(error).__name__
+    card = f"a {card_gib:.0f} GiB card" if card_gib else "its GPU"
+    return (
+        f"training ran out of GPU memory on {card} ({first_line}). The estimate for this job "
+        f"({shape.describe()}) is about {training_gib(size, shape):.0f} GiB per GPU. "
+        f"{ways_out(size, shape, card_gib)}"
+    )
+
+
+def gpu_memory_gib() -> float | None:
+    """The memory of the job's first GPU, in GiB; None without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(0).total_memory / 2**30
