@@ -12,9 +12,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from clsrl.answers import EVAL_ANSWER_RULES, lenient_match, strict_match, think_answer_agrees
+from clsrl.gpu_oom import (
+    GpuOutOfMemory,
+    earlier_out_of_memory,
+    evaluation_mark,
+    evaluation_out_of_memory_message,
+    record_out_of_memory,
+)
 from clsrl.inference import TransformersGenerator, load_image
 from clsrl.io import write_atomic, write_json
 from clsrl.prompts import render_prompt
@@ -182,10 +190,19 @@ def run_evaluation(
     their provenance.
     """
     questions = read_questions(questions_path)
+    folder, mark = Path(metrics_path).parent, evaluation_mark(batch_size)
+    refusal = earlier_out_of_memory(folder, mark)
+    if refusal:  # a retry would overflow the GPU again (clsrl.gpu_oom)
+        raise GpuOutOfMemory(refusal)
     generator = load_generator(model_name_or_path, backend, device, precision)
-    predictions, metrics = evaluate_questions(
-        generator, questions, Path(dataset_dir), settings, batch_size
-    )
+    try:
+        predictions, metrics = evaluate_questions(
+            generator, questions, Path(dataset_dir), settings, batch_size
+        )
+    except torch.OutOfMemoryError as error:
+        message = evaluation_out_of_memory_message(batch_size, error)
+        record_out_of_memory(folder, message, mark)
+        raise GpuOutOfMemory(message) from None
     metrics = {
         **(record or {}),
         **metrics,

@@ -2,7 +2,7 @@
 # growing with each retry (`attempt`). The estimates live in clsrl/resources.py; site settings
 # (partition, account, QoS) only in the profiles (slurm/config.yaml).
 from clsrl import resources as job_resources
-from clsrl.gpu_oom import earlier_out_of_memory
+from clsrl.gpu_oom import earlier_out_of_memory, evaluation_mark
 from clsrl.training_spec import spec_checkpoint_dir
 
 
@@ -47,6 +47,12 @@ def eval_runtime(wildcards, attempt):
 
 
 def eval_resources(wildcards, attempt):
+    """GPUs, memory and runtime of an evaluation job; a retry after a GPU out-of-memory error
+    asks no more (it stops at once: clsrl.gpu_oom)."""
+    output = EVAL_ZERO_SHOT if wildcards.get("style") else EVAL_TRAINED
+    mark = evaluation_mark(STUDY.evaluation_runtime().batch_size)
+    if earlier_out_of_memory(output.format(**dict(wildcards.items())), mark):
+        attempt = 1
     return job_resources.eval_resources(
         config,
         eval_style(wildcards),

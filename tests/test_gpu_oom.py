@@ -102,3 +102,35 @@ def test_a_retry_after_gpu_out_of_memory_asks_no_more_memory_and_trains_nothing(
     assert "training with " not in retry_log  # it stopped before loading the model
     assert "clsrl: a job stopped. clsrl error: GpuOutOfMemory: An earlier attempt" in output
     shutil.rmtree(workdir)
+
+
+def test_an_out_of_memory_evaluation_names_the_batch_and_its_retry_loads_nothing(
+    monkeypatch, tmp_path
+):
+    import clsrl.evaluate as evaluate
+    from clsrl.evaluate import EvalSettings, run_evaluation
+
+    loaded = []
+    monkeypatch.setattr(evaluate, "read_questions", lambda path: [])
+    monkeypatch.setattr(evaluate, "load_generator", lambda *args: loaded.append(args))
+    monkeypatch.setattr(evaluate, "evaluate_questions", overflow)
+    output = tmp_path / "eval"
+
+    def run(batch_size):
+        settings = EvalSettings("no-thinking", "paper", 8, 56, base_classes=False)
+        predictions, metrics = output / "predictions.jsonl", output / "metrics.json"
+        return run_evaluation(
+            "model", tmp_path, tmp_path / "q.jsonl", predictions, metrics, settings,
+            batch_size=batch_size, device="cpu", precision="float32",
+        )  # fmt: skip
+
+    with pytest.raises(GpuOutOfMemory, match="evaluation.batch_size: 64") as raised:
+        run(64)
+    assert "Lower evaluation.batch_size (e.g. 32)" in str(raised.value)
+    assert len(loaded) == 1 and not (output / "metrics.json").exists()
+    with pytest.raises(GpuOutOfMemory, match="An earlier attempt of this job"):
+        run(64)
+    assert len(loaded) == 1  # the retry stopped before loading the model
+    with pytest.raises(GpuOutOfMemory, match="evaluation.batch_size: 32"):
+        run(32)  # a smaller batch is tried (and overflows here again: the stand-in always does)
+    assert len(loaded) == 2

@@ -251,3 +251,53 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     finally:
         torch.set_num_threads(threads)
     assert_same_weights(tmp_path / model, weights(uninterrupted / "model"), base)
+
+
+def test_two_base_models_each_job_asks_for_the_model_it_loads(slurm_env, tmp_path):
+    """A study of two tiny builds of different families and sizes (tiny-qwen2-vl, 219,392
+    parameters; tiny-gemma3, 178,496): every sbatch call asks what clsrl.resources computes for
+    the model of its own job (both at the tiny models' floors), no --signal; each training
+    publishes its own model's weights; the tables hold a row per model."""
+    from clsrl.config import validate_config
+    from clsrl.resources import eval_resources, num_classes, train_resources
+    from clsrl.study import Study
+    from tests.test_train import weights
+
+    env, record = slurm_env
+    record.write_text("")
+    config = yaml.safe_load(CONFIG.read_text())
+    config.update(datasets=["demo-colours"], methods=["zero-shot", "no-thinking"])
+    config["base_model"] = ["builtin:tiny-qwen2-vl", "builtin:tiny-gemma3"]
+    config["evaluation"]["zero_shot_styles"] = ["no-thinking"]
+    configfile = tmp_path / "two_models.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    done = snakemake(
+        tmp_path, "results/tables/fewshot.csv", "--profile", str(slurm_profile(tmp_path)),
+        "--configfile", str(configfile), env=env,
+    )  # fmt: skip
+    study = Study(validate_config(config))
+    calls = sbatch_calls(record)
+    assert len(calls) == 2 * 3, done.stderr  # per model: a training, two evaluations
+    for call in calls:
+        rule, wildcards = call["--comment"].removeprefix("rule_").split("_wildcards_")
+        model = next(label for label in study.base_models if wildcards.startswith(label + "_"))
+        if rule == "train":
+            spec = study.training_spec("no-thinking", "demo-colours", 2, 1, model=model)
+            expected = train_resources(spec, num_classes(study.config, "demo-colours"))
+        else:
+            style = "no-thinking"
+            expected = eval_resources(
+                study.config, style, "demo-colours", base_model=study.base_model(model)
+            )
+        asked = {"--gpus": call["--gpus"], "--mem": call["--mem"], "-t": call["-t"]}
+        assert asked == {
+            "--gpus": str(expected["gpu"]), "--mem": str(expected["mem_mb"]),
+            "-t": str(expected["runtime"]),
+        }, call  # fmt: skip
+        assert "--signal" not in call
+    for label, parameters in (("tiny-qwen2-vl", 219_392), ("tiny-gemma3", 178_496)):
+        folder = tmp_path / f"results/models/{label}/no-thinking/demo-colours/2shot/seed1"
+        saved = sum(tensor.numel() for tensor in weights(folder).values())
+        assert saved == parameters  # the model this job loaded and trained
+    table = pd.read_csv(tmp_path / "results/tables/accuracy_long.csv")
+    assert set(table["model"]) == {"tiny-qwen2-vl", "tiny-gemma3"}
