@@ -26,7 +26,7 @@ MARK = "gpu_out_of_memory.txt"
 
 
 class GpuOutOfMemory(RuntimeError):
-    """A training job overflowed its GPU (a known error: its message names the ways out)."""
+    """A job overflowed its GPU (a known error: its message names the ways out)."""
 
 
 def evaluation_mark(batch_size: int) -> str:
@@ -50,9 +50,8 @@ def earlier_out_of_memory(folder: str | Path, mark: str = MARK) -> str | None:
     return (
         "An earlier attempt of this job, with these same settings, ran out of GPU memory: "
         f"{mark.read_text(encoding='utf-8').strip()} A retry with more host memory or time "
-        f"cannot help, so none is made. Change a setting named above (changed settings start "
-        "afresh), "
-        f"or, to try these same settings again (e.g. on a larger card), delete {mark}."
+        "cannot help, so none is made. Change a setting named above (changed settings start "
+        f"afresh), or, to try these same settings again (e.g. on a larger card), delete {mark}."
     )
 
 
