@@ -14,13 +14,13 @@ loaded but that file; no weights, no torch module is built.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from clsrl.base_models import BUILTIN_PREFIX
+from clsrl.hub import hub_offline
 from clsrl.io import looks_like_local_path
 
 # Qwen/Qwen2-VL-2B-Instruct's config.json, shipped: the paper's model (used without a hub cache)
@@ -70,18 +70,14 @@ class ModelSize:
         return PROMPT_TEXT_TOKENS + self.image_tokens
 
 
-def model_size(base_model: str, image_side: int) -> ModelSize:
-    """The size of `base_model` (hub name, folder or builtin:NAME) for images of `image_side` px;
-    raise ModelSizeUnknown when its config.json cannot be read (not cached, no network)."""
-    return _model_size(base_model, image_side)
-
-
 class ModelSizeUnknown(LookupError):
     """A base model whose config.json is not at hand."""
 
 
 @cache
-def _model_size(base_model: str, image_side: int) -> ModelSize:
+def model_size(base_model: str, image_side: int) -> ModelSize:
+    """The size of `base_model` (hub name, folder or builtin:NAME) for images of `image_side` px;
+    raise ModelSizeUnknown when its config.json cannot be read (not cached, no network)."""
     name = base_model.removeprefix(BUILTIN_PREFIX)
     if base_model.startswith(BUILTIN_PREFIX) and name in TINY_PARAMETERS:
         return tiny_size(base_model)
@@ -119,7 +115,7 @@ def config_folder(base_model: str) -> tuple[str, str]:
         return str(Path(cached).parent), "its config.json in the hub cache"
     if base_model == REFERENCE_MODEL:
         return reference, f"{REFERENCE_MODEL}'s config.json, shipped with clsrl"
-    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+    if hub_offline():
         raise ModelSizeUnknown("its config.json is not in the hub cache and HF_HUB_OFFLINE=1")
     try:
         return str(Path(hf_hub_download(base_model, "config.json")).parent), "the hub's config.json"
