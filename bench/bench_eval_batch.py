@@ -14,13 +14,13 @@ import torch
 from clsrl.config import default_config
 from clsrl.datasets.canonical import load_dataset
 from clsrl.datasets.demo import DEMO_DATASETS, generate_demo_dataset
-from clsrl.evaluate import EvalSettings, evaluate_questions
-from clsrl.inference import TransformersGenerator
-from clsrl.modeling import load_model_and_processor
-from clsrl.questions import OptionSettings, make_questions
-from clsrl.study import Study
-from clsrl.tiny_model import build_tiny_model
+from clsrl.evaluation.evaluate import EvalSettings, evaluate_questions
+from clsrl.evaluation.inference import TransformersGenerator
+from clsrl.models.loading import load_model_and_processor
+from clsrl.models.tiny import build_tiny_model
+from clsrl.questions import OptionSettings, make_questions, option_params
 from clsrl.views import View
+from clsrl.workflow.study import Study
 
 
 def main() -> None:
@@ -39,7 +39,9 @@ def main() -> None:
         generate_demo_dataset("demo-colours", root / "data", per_class=per_class)
         dataset = load_dataset(root / "data")
         questions = make_questions(
-            dataset, "test", OptionSettings.from_config(default_config(), seed=0)
+            dataset,
+            "test",
+            OptionSettings(**option_params(default_config(), View("demo-colours")), seed=0),
         )[: args.images]
         model, processor = load_model_and_processor(str(model_dir), device="cpu")
         rates = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clsrl.aggregate import to_markdown
+from clsrl.report.aggregate import to_markdown
 
 
 def rule_of(path: Path, root: Path) -> str:

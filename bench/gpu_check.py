@@ -8,18 +8,20 @@ questions listing 100 class names of ImageNet length (clsrl.rehearsal), through 
 
 - evaluation: images/s and peak GPU memory at batch 8, 32, 64 and 128, No-Thinking prompts (16 new
   tokens) and thinking prompts (256; a random model never stops early: the worst case per token);
-- GRPO: 3 optimizer steps of 64 completions through clsrl.train with the reference model on:
+- GRPO: 3 optimizer steps of 64 completions through clsrl.training.train with the reference model
+on:
   CLS-RL with 256-token completions, gradient checkpointing off (the paper) and on; No-Thinking
   with 16-token completions; seconds per step, the share spent in `generate`, peak memory;
 - SFT: 3 steps of 16 examples;
-- GPU-seconds per completion, per example and per image (what clsrl/resources.py's cost model
+- GPU-seconds per completion, per example and per image (what clsrl/compute/resources.py's cost
+model
   needs), and each figure against the compute-bound limit: 2 x parameters x tokens FLOP at the
   card's bf16 peak.
 
 Writes OUT_DIR/gpu_check.json and OUT_DIR/gpu_check.md; `--write-costs` also writes
-clsrl/gpu_costs.json, which clsrl/resources.py then uses instead of its paper-derived fallback.
-About 6 minutes on one H100 or H200 (model build included); on the device machine the image lacks
-trl and datasets: install their wheels first (../shared/device/wheels.sh).
+clsrl/gpu_costs.json, which clsrl/compute/resources.py then uses instead of its paper-derived
+fallback. About 6 minutes on one H100 or H200 (model build included); on the device machine the
+image lacks trl and datasets: install their wheels first (../shared/device/wheels.sh).
 """
 
 from __future__ import annotations
@@ -34,9 +36,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-
-from clsrl.io import write_atomic, write_json
-from clsrl.rehearsal import (
+from rehearsal import (  # bench/rehearsal.py, beside this script
     FULL_SIZE_MODEL,
     Sizes,
     load_for_evaluation,
@@ -47,6 +47,8 @@ from clsrl.rehearsal import (
     run_sft,
     steady,
 )
+
+from clsrl.io import write_atomic, write_json
 
 # Dense bf16 peak of each card (NVIDIA's data sheets, SXM, without sparsity), by name fragment.
 BF16_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L40S": 362, "A6000": 155, "L4": 121}
@@ -165,7 +167,8 @@ def sft_run(model: str, out: Path, data: dict, plan: dict) -> dict:
 
 
 def costs(record: dict) -> dict:
-    """The figures clsrl/resources.py's cost model reads (one GPU, gradient checkpointing off)."""
+    """The figures clsrl/compute/resources.py's cost model reads (one GPU, gradient checkpointing
+    off)."""
     grpo = {
         ("thinking" if row["method"] == "cls-rl" else "direct"): row
         for row in record["grpo"]

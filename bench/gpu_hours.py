@@ -6,9 +6,9 @@
 Runs `snakemake --dry-run --profile slurm` in a scratch folder (nothing is built), reads each
 planned job's rule, wildcards and resolved resources (first attempt) from its output, and sums
 GPU-hours as jobs x requested GPUs x requested runtime: an upper bound, since runtimes are the
-requests of clsrl/resources.py, with their safety margin. A second table gives the GPU-hours of
-every method and stage under both cost models of clsrl/resources.py: the fallback from the
-paper's timings, and the one measured by bench/gpu_check.py where a GPU run wrote it.
+requests of clsrl/compute/resources.py, with their safety margin. A second table gives the GPU-hours
+of every method and stage under both cost models of clsrl/compute/resources.py: the fallback from
+the paper's timings, and the one measured by bench/gpu_check.py where a GPU run wrote it.
 """
 
 from __future__ import annotations
@@ -24,9 +24,15 @@ from pathlib import Path
 
 import yaml
 
+from clsrl.compute.resources import (
+    FALLBACK,
+    cost_model,
+    eval_resources,
+    num_classes,
+    train_resources,
+)
 from clsrl.config import validate_config
-from clsrl.resources import FALLBACK, cost_model, eval_resources, num_classes, train_resources
-from clsrl.study import Study
+from clsrl.workflow.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")

@@ -3,8 +3,8 @@
     python bench/memory_guide.py                      # Qwen2-VL-2B (the README's table)
     python bench/memory_guide.py --base-model MODEL   # any model: hub name, folder, builtin:NAME
 
-The estimate of clsrl/gpu_memory.py from the model's architecture (its config.json, read by
-clsrl.model_size; no weights are loaded) and the study's sizes (384x384 images; prompts with a
+The estimate of clsrl/compute/gpu_memory.py from the model's architecture (its config.json, read by
+clsrl.models.size; no weights are loaded) and the study's sizes (384x384 images; prompts with a
 100-name option list): weights, gradients and AdamW states, the reference model, activations kept
 for the backward pass, logits, the key/value cache. A setting "fits" when it stays under 90% of the
 card (CUDA context, fragmentation). Where a GPU ran bench/gpu_check.py, its peaks
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 
-from clsrl.gpu_memory import TrainingShape, evaluation_gib, fits, training_gib
-from clsrl.model_size import ModelSize, billions, model_size
+from clsrl.compute.gpu_memory import TrainingShape, evaluation_gib, fits, training_gib
+from clsrl.models.size import ModelSize, billions, model_size
 
 CARDS = (24, 40, 48, 80, 141)
 LORA_RANK = 64  # training.lora.r's default

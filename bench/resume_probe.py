@@ -7,7 +7,8 @@ toy model (lr 1e-4), 8 steps with a checkpoint every 2: two uninterrupted runs (
 run that crashes after checkpoint-4 and is rerun (R). Prints, per job, the summed absolute
 difference of the published weights: A-B (the noise floor), A-R (what resuming costs), base-A
 and base-R. `--trainers-own-loading` resumes with transformers' Trainer loading the weights
-itself, as clsrl did before clsrl.restore (for the before/after comparison in bench/RESULTS.md).
+itself, as clsrl did before clsrl.training.restore (for the before/after comparison in
+bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ import pytest  # noqa: E402 (its MonkeyPatch, for the fault tests' helpers)
 from clsrl.datasets.canonical import load_dataset  # noqa: E402
 from clsrl.datasets.demo import demo_texts, generate_demo_dataset  # noqa: E402
 from clsrl.fewshot import few_shot_questions  # noqa: E402
+from clsrl.models.tiny import build_tiny_model  # noqa: E402
 from clsrl.questions import write_questions  # noqa: E402
-from clsrl.tiny_model import build_tiny_model  # noqa: E402
-from clsrl.toy_model import install_shipped  # noqa: E402
-from clsrl.train import runtime_from, train  # noqa: E402
+from clsrl.toy.model import install_shipped  # noqa: E402
+from clsrl.training.train import runtime_from, train  # noqa: E402
 from tests.conftest import paper_options  # noqa: E402
 from tests.test_faults import (  # noqa: E402
     Crash,

@@ -1,8 +1,8 @@
 """Validate the workflow configuration against its schema and fill in the defaults.
 
-The Snakefile calls `validate_config(config)` (through clsrl.study.plan_study) before any rule is
-defined, so a typo, a wrong type or an unknown dataset or method stops the run with one message
-that names the key and the fix.
+The Snakefile calls `validate_config(config)` (through clsrl.workflow.study.plan_study) before any
+rule is defined, so a typo, a wrong type or an unknown dataset or method stops the run with one
+message that names the key and the fix.
 
 >>> validate_config({"evaluation": {"batch_size": 4}})["evaluation"]["max_new_tokens"]
 1024
@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import copy
 import difflib
-from importlib import resources
 
 import jsonschema
-import yaml
 
-from clsrl import base_models as base_model_config
-from clsrl.base_models import BUILTIN_PREFIX
 from clsrl.datasets.registry import known_datasets
 from clsrl.methods import METHODS, TRAINER_PRESETS, resolve_methods
+from clsrl.models import base_models as base_model_config
+from clsrl.models.base_models import BUILTIN_PREFIX
+from clsrl.schema import fill_defaults, load_schema
 from clsrl.trl_settings import check_trl_value, trl_key_problems
 
-SCHEMA_RESOURCE = "schemas/config.schema.yaml"
 MAX_SUGGESTIONS = 3
-# The tiny random models rule build_tiny_model makes, each with its clsrl.tiny_model shape.
+# The tiny random models rule build_tiny_model makes, each with its clsrl.models.tiny shape.
 TINY_BUILDS = {
     "tiny-qwen2-vl": "tiny",
     "tiny-qwen2.5-vl": "tiny-qwen2.5-vl",
@@ -44,12 +42,6 @@ BUILTIN_MODELS = (*TINY_BUILTIN_MODELS, "qwen2-vl-2b-random")
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names each bad key and how to fix it."""
-
-
-def load_schema() -> dict:
-    """The config schema shipped with the package."""
-    text = resources.files("clsrl").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
 
 
 # Keys that were renamed: (section, old name) -> (new name, old value -> new value).
@@ -156,48 +148,9 @@ def canonical(value):
     return value
 
 
-def schema_default(key: str):
-    """The schema's default of a dotted config key.
-
-    >>> schema_default("demo_data.image_size"), schema_default("training.shots")
-    (56, [4])
-    >>> schema_default("demo_data.per_class")
-    {'train': 16, 'val': 4, 'test': 8}
-    """
-    node = load_schema()
-    for part in key.split("."):
-        node = node["properties"][part]
-    value = copy.deepcopy(node["default"])
-    return fill_defaults(value, node) if isinstance(value, dict) else value
-
-
 def default_config() -> dict:
     """The config with every key at its schema default: the paper's study (a fresh copy)."""
     return validate_config({})
-
-
-def fill_defaults(config: dict, schema: dict) -> dict:
-    """A copy of `config` where every missing key that has a schema default gets it, recursively.
-
-    >>> schema = {"properties": {"a": {"default": {}, "properties": {"b": {"default": 1}}}}}
-    >>> fill_defaults({}, schema)
-    {'a': {'b': 1}}
-    """
-    filled = copy.deepcopy(config)
-    for key, sub_schema in schema.get("properties", {}).items():
-        if key not in filled and "default" in sub_schema:
-            filled[key] = copy.deepcopy(sub_schema["default"])
-        nested = "properties" in sub_schema or isinstance(
-            sub_schema.get("additionalProperties"), dict
-        )
-        if isinstance(filled.get(key), dict) and nested:
-            filled[key] = fill_defaults(filled[key], sub_schema)
-    entries = schema.get("additionalProperties")  # a mapping of named entries, e.g. custom_datasets
-    if isinstance(entries, dict) and "properties" in entries:
-        for key, value in filled.items():
-            if key not in schema.get("properties", {}) and isinstance(value, dict):
-                filled[key] = fill_defaults(value, entries)
-    return filled
 
 
 def _schema_errors(config: dict, schema: dict) -> list[jsonschema.ValidationError]:

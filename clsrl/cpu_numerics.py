@@ -14,7 +14,7 @@ world's learning tests run pinned, so they rest on the pinned toy model and thes
 on the machine; so does the toy study (bench/toy_study.py), whose table the README quotes.
 
 The environment variables are read when torch starts, so they go to a new process, and a process
-started with them pins itself when it loads a model (clsrl.modeling calls `pin_if_asked`):
+started with them pins itself when it loads a model (clsrl.models.loading calls `pin_if_asked`):
 
     python -m clsrl.cpu_numerics snakemake --cores all   # any command, pinned
     with pinned_environment():                           # the processes started inside

@@ -13,15 +13,18 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from clsrl.config import default_config
 from clsrl.datasets.canonical import CanonicalDataset, load_dataset
+from clsrl.datasets.registry import class_count
 from clsrl.io import read_jsonl, write_atomic
 from clsrl.prompts import choice_count, item_rng, option_list, problem_text
+from clsrl.views import View
 
 
 @dataclass(frozen=True)
 class OptionSettings:
     """How option lists are drawn (protocol section 3): the `options` config section, as
-    clsrl.study.Study.option_params gives it, with the seed of the draw."""
+    `option_params` resolves it for a view, with the seed of the draw."""
 
     ratio: float
     min_choices: int
@@ -30,23 +33,53 @@ class OptionSettings:
     open_set: bool
     seed: int
 
-    @classmethod
-    def from_config(cls, config: dict, seed: int, ratio_key: str = "fewshot_ratio"):
-        """The settings of a validated config (clsrl.config.default_config(): the paper's).
 
-        >>> from clsrl.config import default_config
-        >>> OptionSettings.from_config(default_config(), seed=1).ratio
-        0.4
-        """
-        options = config["options"]
-        return cls(
-            ratio=options[ratio_key],
+def option_params(config: dict, view: View) -> dict:
+    """OptionSettings fields but the seed, from a validated config's `options` section: the
+    few-shot ratio, or the base-to-new one for a half, and the floor rule in effect.
+
+    >>> from clsrl.config import default_config
+    >>> option_params(default_config(), View("EuroSAT", "base"))["ratio"]
+    0.8
+    """
+    options = config["options"]
+    params = {
+        "ratio": options["fewshot_ratio" if view.half is None else "base2new_ratio"],
+        "min_choices": options["min_choices"],
+        "max_choices": options["max_choices"],
+        "floor_rule": options["floor_rule"],
+        "open_set": options["open_set"],
+    }
+    return {**params, "floor_rule": floor_rule_in_effect(params, view)}
+
+
+def floor_rule_in_effect(options: dict, view: View) -> str:
+    """`options["floor_rule"]`, or `paper` where both rules list the same number of classes for
+    the view (its class count known before any data is made): a switch of `options.floor_rule`
+    then reruns only the option lists it changes (protocol section 3: DTD and OxfordPets).
+
+    >>> options = {"ratio": 0.4, "min_choices": 30, "max_choices": 100, "floor_rule": "all-classes"}
+    >>> [floor_rule_in_effect(options, View(name)) for name in ("OxfordPets", "EuroSAT", "my-bird")]
+    ['all-classes', 'paper', 'all-classes']
+    """
+    classes = class_count(view.dataset)
+    if options.get("open_set"):
+        return "paper"  # no option lists at all
+    if options["floor_rule"] == "paper" or classes is None:
+        return options["floor_rule"]
+    chosen = view.classes(classes)
+    count = classes if chosen is None else len(chosen)
+    lists = {
+        choice_count(
+            count,
+            options["ratio"],
+            floor_rule=rule,
             min_choices=options["min_choices"],
             max_choices=options["max_choices"],
-            floor_rule=options["floor_rule"],
-            open_set=options["open_set"],
-            seed=seed,
         )
+        for rule in ("paper", options["floor_rule"])
+    }
+    return options["floor_rule"] if len(lists) > 1 else "paper"
 
 
 def make_questions(
@@ -103,8 +136,6 @@ def read_questions(path: str | Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from clsrl.config import default_config
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset_dir")
     parser.add_argument("out")
@@ -113,8 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         "--ratio", type=float, help="share of classes listed (default: the paper's)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--view", help="the view whose settings apply (default: the folder's name)")
     args = parser.parse_args(argv)
-    settings = OptionSettings.from_config(default_config(), seed=args.seed)
+    view = View.parse(args.view or Path(args.dataset_dir).name)
+    settings = OptionSettings(**option_params(default_config(), view), seed=args.seed)
     if args.ratio is not None:
         settings = replace(settings, ratio=args.ratio)
     write_questions(args.out, make_questions(load_dataset(args.dataset_dir), args.split, settings))

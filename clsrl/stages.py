@@ -9,21 +9,22 @@ or a clsrl helper reruns nothing by itself. So:
   different image resize): bump that stage's number here, in the same commit. Its jobs rerun, and
   the stages downstream of it rerun because their inputs changed; nothing upstream does.
 
-See README "What reruns when".
+See docs/reruns.md.
 """
 
+# Each stage's number, with the modules whose behaviour it covers.
 STAGE_VERSIONS = {
-    "base_model": 2,  # clsrl.tiny_model, clsrl.toy_model
+    "base_model": 2,  # clsrl.models.tiny, clsrl.toy
     "data": 1,  # clsrl.datasets (download, convert, demo generation)
     "questions": 1,  # clsrl.questions, clsrl.prompts option lists, clsrl.fewshot sampling
     # 2: float32 master weights under bf16 compute (bf16 weights did not learn at lr 1e-6)
-    "training": 2,  # clsrl.train, clsrl.rewards, clsrl.training_spec, clsrl.methods
-    "evaluation": 1,  # clsrl.evaluate, clsrl.inference, clsrl.answers, clsrl.prompts
-    "report": 2,  # clsrl.aggregate, clsrl.plots, clsrl.study_tables, clsrl.answer_stats
+    "training": 2,  # clsrl.training (train, rewards, spec), clsrl.methods
+    "evaluation": 1,  # clsrl.evaluation, clsrl.answers, clsrl.prompts
+    "report": 2,  # clsrl.report (aggregate, plots, tables, answer_stats)
 }
 
 # A rule's own version, for a change that alters only the jobs that use the rule: a training spec
-# that names a rule here carries its version (clsrl.training_spec), so those jobs rerun and no
+# that names a rule here carries its version (clsrl.training.spec), so those jobs rerun and no
 # other does.
 RULE_VERSIONS = {
     # 2: math_verify parses the label inside its answer tags, as the reference code's solution

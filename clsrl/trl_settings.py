@@ -53,7 +53,7 @@ MANAGED = {
     "logging_steps": "nothing: every step is logged (log_history.csv)",
     "report_to": "training.report_to (every step is logged to log_history.csv too)",
     "run_name": "nothing: a tracker's run is named by the job (training.report_to)",
-    "log_completions": "nothing: it is a runtime option of python -m clsrl.train",
+    "log_completions": "nothing: it is a runtime option of python -m clsrl.training.train",
     "model_init_kwargs": "training.precision (the model is loaded by clsrl)",
 }
 MAX_SUGGESTIONS = 3

@@ -1,5 +1,5 @@
 # Config validation, the study, and the named functions the rules call. Logic lives in clsrl/:
-# clsrl.study.Study resolves the config once; every function here asks it one thing.
+# clsrl.workflow.study.Study resolves the config once; every function here asks it one thing.
 import re
 import sys
 import time
@@ -13,11 +13,11 @@ from clsrl.datasets.source_checks import (
     unused_custom_datasets,
 )
 from clsrl.datasets.sources import benchmark_coop_dir, benchmark_download_records
-from clsrl.hub import hub_model_problem
-from clsrl.sizing import base_sizes, model_lines
+from clsrl.models.hub import hub_model_problem
+from clsrl.compute.sizing import base_sizes, model_lines
 from clsrl.stages import STAGE_VERSIONS
-from clsrl.workflow import failed_job_messages, remove_empty_folders
-from clsrl.study import (
+from clsrl.joblog import failed_job_messages, remove_empty_folders
+from clsrl.workflow.study import (
     BASE_MODEL,
     CHECKPOINTS,
     EVAL_TRAINED,
@@ -85,12 +85,12 @@ def base_model_input(wildcards):
 
 
 def tiny_shape(wildcards):
-    """The clsrl.tiny_model shape of a tiny built-in model."""
+    """The clsrl.models.tiny shape of a tiny built-in model."""
     return TINY_BUILDS[wildcards.tiny]
 
 
 def tiny_build_settings(wildcards):
-    """The seed and image size of a tiny built-in model (clsrl.study.Study.tiny_build_params)."""
+    """The seed and image size of a tiny built-in model (clsrl.workflow.study.Study.tiny_build_params)."""
     return STUDY.tiny_build_params(TINY_BUILDS[wildcards.tiny])
 
 
@@ -113,7 +113,7 @@ def trained_model(wildcards, input):
 
 def benchmark_downloads(wildcards):
     """The download records a benchmark's preparation waits for (none for a local copy)."""
-    return benchmark_download_records(config["data"], wildcards.dataset)
+    return benchmark_download_records(STUDY.data_settings, wildcards.dataset)
 
 
 # --- params: what shapes each job's output (a change reruns it) -------------------------------
@@ -129,26 +129,26 @@ def view_options(wildcards):
 
 def download_cache(wildcards):
     """The download cache (data.cache_dir): downloads, CoOp folders and download records."""
-    return config["data"]["cache_dir"]
+    return STUDY.data_settings["cache_dir"]
 
 
 def benchmark_folder(wildcards):
-    return benchmark_coop_dir(config["data"], wildcards.dataset)
+    return benchmark_coop_dir(STUDY.data_settings, wildcards.dataset)
 
 
 def local_copy_state(wildcards):
     """The state of a benchmark's local copy (data.local_copies): an edit reruns its preparation.
     Downloads need none: their records are the job's inputs."""
-    local = config["data"]["local_copies"].get(wildcards.dataset)
+    local = STUDY.data_settings["local_copies"].get(wildcards.dataset)
     return source_state(local) if local else None
 
 
 def custom_spec(wildcards):
-    return config["custom_datasets"][wildcards.dataset]
+    return STUDY.custom_datasets[wildcards.dataset]
 
 
 def custom_state(wildcards):
-    return custom_source_state(config["custom_datasets"][wildcards.dataset])
+    return custom_source_state(STUDY.custom_datasets[wildcards.dataset])
 
 
 def train_spec(wildcards):

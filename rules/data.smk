@@ -1,11 +1,11 @@
-# Datasets in the canonical format (README "The canonical dataset format").
+# Datasets in the canonical format (docs/datasets.md "The canonical dataset format").
 import re
 
 from clsrl.datasets.benchmarks import BENCHMARKS, SOURCES
 from clsrl.datasets.sources import source_record
 
-CUSTOM_NAMES = list(config["custom_datasets"])
-CACHE = config["data"]["cache_dir"]
+CUSTOM_NAMES = list(STUDY.custom_datasets)
+CACHE = STUDY.data_settings["cache_dir"]
 
 
 rule data:
@@ -47,8 +47,8 @@ rule download_source:
     params:
         version=STAGE_VERSIONS["data"],
         cache_dir=download_cache,
-        retries=config["data"]["download_retries"],
-        keep_archive=config["data"]["keep_archives"],
+        retries=STUDY.data_settings["download_retries"],
+        keep_archive=STUDY.data_settings["keep_archives"],
     script:
         "../workflow_scripts/download_source.py"
 
@@ -66,7 +66,7 @@ rule prepare_benchmark_dataset:
         dataset="|".join(BENCHMARKS),
     conda:
         "../envs/clsrl.yaml"
-    threads: config["data"]["threads"]
+    threads: STUDY.threads("data")
     resources:
         mem_mb=prepare_mem_mb,
         runtime=prepare_runtime,
@@ -74,8 +74,8 @@ rule prepare_benchmark_dataset:
         version=STAGE_VERSIONS["data"],
         coop_dir=benchmark_folder,
         source_state=local_copy_state,
-        check_images=config["data"]["check_images"],
-        skip_unreadable=config["data"]["skip_unreadable_images"],
+        check_images=STUDY.data_settings["check_images"],
+        skip_unreadable=STUDY.data_settings["skip_unreadable_images"],
     script:
         "../workflow_scripts/prepare_benchmark_dataset.py"
 
@@ -91,7 +91,7 @@ rule prepare_custom_dataset:
         or "no-custom-dataset",
     conda:
         "../envs/clsrl.yaml"
-    threads: config["data"]["threads"]
+    threads: STUDY.threads("data")
     resources:
         mem_mb=prepare_mem_mb,
         runtime=prepare_runtime,
@@ -99,7 +99,7 @@ rule prepare_custom_dataset:
         version=STAGE_VERSIONS["data"],
         spec=custom_spec,
         source_state=custom_state,
-        check_images=config["data"]["check_images"],
-        skip_unreadable=config["data"]["skip_unreadable_images"],
+        check_images=STUDY.data_settings["check_images"],
+        skip_unreadable=STUDY.data_settings["skip_unreadable_images"],
     script:
         "../workflow_scripts/prepare_custom_dataset.py"

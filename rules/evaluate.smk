@@ -3,7 +3,7 @@
 
 
 rule evaluate_zero_shot:
-    """The base model, untrained, on a target view in one prompt style (clsrl.evaluate)."""
+    """The base model, untrained, on a target view in one prompt style (clsrl.evaluation.evaluate)."""
     input:
         model=base_model_input,
         dataset=target_dataset,
@@ -17,7 +17,7 @@ rule evaluate_zero_shot:
         f"benchmarks/evaluate/{ZERO_SHOT_RUN}.tsv"
     conda:
         "../envs/clsrl.yaml"
-    threads: config["evaluation"]["threads"]
+    threads: STUDY.threads("evaluation")
     resources:
         gpu=eval_gpus,
         mem_mb=eval_mem_mb,
@@ -27,8 +27,8 @@ rule evaluate_zero_shot:
         model=base_model_to_load,
         record=zero_shot_record,
         settings=zero_shot_settings,
-        device=config["evaluation"]["device"],
-        precision=config["evaluation"]["precision"],
+        device=STUDY.eval_device,
+        precision=STUDY.eval_precision,
         runtime=evaluation_runtime,
     script:
         "../workflow_scripts/evaluate.py"
@@ -51,7 +51,7 @@ rule evaluate_trained:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
     conda:
         "../envs/clsrl.yaml"
-    threads: config["evaluation"]["threads"]
+    threads: STUDY.threads("evaluation")
     resources:
         gpu=eval_gpus,
         mem_mb=eval_mem_mb,
@@ -61,8 +61,8 @@ rule evaluate_trained:
         model=trained_model,
         record=trained_record,
         settings=trained_settings,
-        device=config["evaluation"]["device"],
-        precision=config["evaluation"]["precision"],
+        device=STUDY.eval_device,
+        precision=STUDY.eval_precision,
         runtime=evaluation_runtime,
     script:
         "../workflow_scripts/evaluate.py"

@@ -5,7 +5,7 @@
 
 rule build_tiny_model:
     """builtin:tiny-qwen2-vl, tiny-qwen2.5-vl, tiny-qwen3-vl, tiny-gemma3 and
-    tiny-idefics3: tiny random models built offline (clsrl.tiny_model;
+    tiny-idefics3: tiny random models built offline (clsrl.models.tiny;
     clsrl.config.TINY_BUILDS gives each its shape)."""
     output:
         directory(BASE_MODEL.format(name="{tiny}")),
@@ -40,7 +40,7 @@ rule build_full_size_model:
         runtime=30,
     params:
         version=STAGE_VERSIONS["base_model"],
-        settings={"seed": config["tiny_model"]["seed"], "image_pixels": None},
+        settings=STUDY.tiny_build_params("qwen2-vl-2b"),
         shape="qwen2-vl-2b",
     script:
         "../workflow_scripts/build_tiny_model.py"
@@ -48,7 +48,7 @@ rule build_full_size_model:
 
 rule build_toy_model:
     """builtin:toy-qwen2-vl: the shipped toy model (checksums checked), or the tiny model after
-    the short SFT pre-training the config's toy_model settings ask for (clsrl.toy_model).
+    the short SFT pre-training the config's toy_model settings ask for (clsrl.toy.model).
     """
     input:
         toy_model_base,
@@ -60,7 +60,7 @@ rule build_toy_model:
         "benchmarks/build_toy_model.tsv"
     conda:
         "../envs/clsrl.yaml"
-    threads: config["toy_model"]["threads"]
+    threads: STUDY.threads("toy_model")
     resources:
         mem_mb=4000,
         runtime=60,

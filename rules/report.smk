@@ -15,8 +15,8 @@ rule fewshot_table:
 
 
 rule aggregate:
-    """The long table of every evaluation (how each model answered too: clsrl.answer_stats), the
-    zero-shot and few-shot tables, how alike seeds answer (clsrl.aggregate)."""
+    """The long table of every evaluation (how each model answered too: clsrl.report.answer_stats), the
+    zero-shot and few-shot tables, how alike seeds answer (clsrl.report.aggregate)."""
     input:
         metrics=[*STUDY.zero_shot_metrics(), *STUDY.trained_metrics()],
         predictions=[
@@ -52,7 +52,7 @@ rule aggregate:
 
 
 rule plot_fewshot:
-    """Few-shot accuracy per dataset and method, with seed error bars (clsrl.plots)."""
+    """Few-shot accuracy per dataset and method, with seed error bars (clsrl.report.plots)."""
     input:
         "results/tables/accuracy_long.csv",
     output:
@@ -75,7 +75,7 @@ rule plot_fewshot:
 
 
 rule plot_reward_curves:
-    """The mean GRPO training reward per step of every GRPO run (clsrl.plots)."""
+    """The mean GRPO training reward per step of every GRPO run (clsrl.report.plots)."""
     input:
         STUDY.trained_models(),
     output:
@@ -143,7 +143,7 @@ rule study_tables:
         version=STAGE_VERSIONS["report"],
         datasets=STUDY.datasets,
         targets=STUDY.targets,
-        variants=config["method_variants"],
+        variants=STUDY.method_variants,
         base_models=STUDY.base_models,
         benchmarks=list(BENCHMARKS),
         protocol=STUDY.protocol,

@@ -1,9 +1,9 @@
 # Job resources (GPUs, memory in MB, runtime in minutes) from the study and the job's wildcards,
-# growing with each retry (`attempt`). The estimates live in clsrl/resources.py; site settings
+# growing with each retry (`attempt`). The estimates live in clsrl/compute/resources.py; site settings
 # (partition, account, QoS) only in the profiles (slurm/config.yaml).
-from clsrl import resources as job_resources
-from clsrl.gpu_oom import earlier_out_of_memory, evaluation_mark
-from clsrl.training_spec import spec_checkpoint_dir
+from clsrl.compute import resources as job_resources
+from clsrl.compute.gpu_oom import earlier_out_of_memory, evaluation_mark
+from clsrl.training.spec import spec_checkpoint_dir
 
 
 def train_gpus(wildcards, attempt):
@@ -20,7 +20,7 @@ def train_runtime(wildcards, attempt):
 
 def train_resources(wildcards, attempt):
     """GPUs, memory and runtime of a training job, from its spec; a retry after a GPU
-    out-of-memory error asks no more (it stops at once: clsrl.gpu_oom)."""
+    out-of-memory error asks no more (it stops at once: clsrl.compute.gpu_oom)."""
     classes = job_resources.num_classes(config, wildcards.view)
     spec = train_spec(wildcards)
     spec_folder = spec_checkpoint_dir(CHECKPOINTS.format(**wildcards), spec)
@@ -48,7 +48,7 @@ def eval_runtime(wildcards, attempt):
 
 def eval_resources(wildcards, attempt):
     """GPUs, memory and runtime of an evaluation job; a retry after a GPU out-of-memory error
-    asks no more (it stops at once: clsrl.gpu_oom)."""
+    asks no more (it stops at once: clsrl.compute.gpu_oom)."""
     output = EVAL_ZERO_SHOT if wildcards.get("style") else EVAL_TRAINED
     mark = evaluation_mark(STUDY.evaluation_runtime().batch_size)
     if earlier_out_of_memory(output.format(**dict(wildcards.items())), mark):

@@ -40,6 +40,6 @@ rule sample_few_shot:
         version=STAGE_VERSIONS["questions"],
         half=view_half,
         options=view_options,
-        allow_fewer=config["training"]["allow_fewer_shots"],
+        allow_fewer=STUDY.allow_fewer_shots,
     script:
         "../workflow_scripts/sample_few_shot.py"

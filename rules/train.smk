@@ -1,10 +1,10 @@
-# Training: one job per (method, view, shots, seed), through TRL's trainers (clsrl.train). The
-# job's spec (clsrl.training_spec, with the training stage's version) is its only output-shaping
+# Training: one job per (method, view, shots, seed), through TRL's trainers (clsrl.training.train). The
+# job's spec (clsrl.training.spec, with the training stage's version) is its only output-shaping
 # param; its runtime settings (checkpoints, launch) travel as an object, which reruns nothing.
 
 
 rule train:
-    """One model: a method trained on a view's k-shot split from the base model (clsrl.train)."""
+    """One model: a method trained on a view's k-shot split from the base model (clsrl.training.train)."""
     input:
         model=base_model_input,
         dataset=view_dataset,
@@ -19,7 +19,7 @@ rule train:
         method="|".join(TRAINED_METHODS) or "no-trained-method",
     conda:
         "../envs/clsrl.yaml"
-    threads: config["training"]["threads"] * config["training"]["gpus"]
+    threads: STUDY.threads("training")
     resources:
         gpu=train_gpus,
         mem_mb=train_mem_mb,

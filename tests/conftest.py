@@ -45,9 +45,11 @@ def paper_options(**changes):
     from dataclasses import replace
 
     from clsrl.config import default_config
-    from clsrl.questions import OptionSettings
+    from clsrl.questions import OptionSettings, option_params
+    from clsrl.views import View
 
-    return replace(OptionSettings.from_config(default_config(), seed=0), **changes)
+    few_shot = option_params(default_config(), View("EuroSAT"))
+    return replace(OptionSettings(**few_shot, seed=0), **changes)
 
 
 def paper_eval(style, **changes):
@@ -55,9 +57,9 @@ def paper_eval(style, **changes):
     from dataclasses import replace
 
     from clsrl.config import default_config
-    from clsrl.evaluate import EvalSettings
-    from clsrl.study import Study
+    from clsrl.evaluation.evaluate import EvalSettings
     from clsrl.views import View
+    from clsrl.workflow.study import Study
 
     settings = Study(default_config()).eval_settings(style, View("any"))
     return replace(EvalSettings(**settings), **changes)
@@ -67,7 +69,7 @@ def paper_eval(style, **changes):
 def tiny_model_dir(tmp_path_factory) -> Path:
     """The offline tiny Qwen2-VL, built once per test session."""
     from clsrl.datasets.demo import demo_texts
-    from clsrl.tiny_model import build_tiny_model
+    from clsrl.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, corpus=demo_texts())
 

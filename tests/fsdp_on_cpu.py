@@ -1,6 +1,6 @@
-"""Run clsrl.train under FSDP2 on the CPU, for tests: one process of a torchrun launch.
+"""Run clsrl.training.train under FSDP2 on the CPU, for tests: one process of a torchrun launch.
 
-    torchrun --nproc_per_node 2 tests/fsdp_on_cpu.py --spec ... (clsrl.train's arguments)
+    torchrun --nproc_per_node 2 tests/fsdp_on_cpu.py --spec ... (clsrl.training.train's arguments)
     # with fsdp_environment() in the environment: envs/accelerate/fsdp.yaml as `accelerate
     # launch` gives it to its processes, and the repository on PYTHONPATH
 
@@ -49,5 +49,5 @@ def fsdp_environment(processes: int = 2) -> dict[str, str]:
 
 if __name__ == "__main__":
     promote_fsdp_on_cpu()
-    sys.argv = ["clsrl.train", *sys.argv[1:]]
-    runpy.run_module("clsrl.train", run_name="__main__", alter_sys=True)
+    sys.argv = ["clsrl.training.train", *sys.argv[1:]]
+    runpy.run_module("clsrl.training.train", run_name="__main__", alter_sys=True)

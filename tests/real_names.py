@@ -54,9 +54,10 @@ def class_test_items(dataset: str) -> dict[str, int] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The README's name-derived tables, computed here; `python -m tests.real_names` rewrites them.
+# The docs' name-derived tables, computed here; `python -m tests.real_names` rewrites them.
 
-README = Path(__file__).parent.parent / "README.md"
+DOCS = Path(__file__).parent.parent / "docs"
+TABLE_PAGES = (DOCS / "datasets.md", DOCS / "configuration.md")  # each marked table is in one
 PAIRS_DOC = Path(__file__).parent.parent / "docs" / "lenient_metric_pairs.md"
 MARKERS = {
     "lenient-metric": "lenient_table",
@@ -133,9 +134,9 @@ def prompt_length_table() -> str:
     """Per dataset: options per question, and the characters of the longest problem text and of
     its longest prompt, rendered through each family's chat template."""
     from clsrl.datasets.name_facts import longest_options
-    from clsrl.inference import user_message
+    from clsrl.evaluation.inference import user_message
+    from clsrl.models.tiny import build_tokenizer
     from clsrl.prompts import PROMPT_STYLES, choice_count, problem_text, render_prompt
-    from clsrl.tiny_model import build_tokenizer
 
     templates = {arch: build_tokenizer(architecture=arch) for arch in FAMILY_COLUMNS}
     lines = [
@@ -165,18 +166,24 @@ def prompt_length_table() -> str:
 
 
 def with_tables(text: str) -> str:
-    """`text` (the README) with each marked table computed anew."""
+    """`text` (a docs page) with each marked table it holds computed anew."""
     for marker, function in MARKERS.items():
         begin, end = f"<!-- {marker}: begin -->", f"<!-- {marker}: end -->"
         head, found, rest = text.partition(begin)
-        if not found:
-            raise ValueError(f"README.md has no {begin}")
-        _, _, tail = rest.partition(end)
-        text = f"{head}{begin}\n{globals()[function]()}\n{end}{tail}"
+        if found:
+            _, _, tail = rest.partition(end)
+            text = f"{head}{begin}\n{globals()[function]()}\n{end}{tail}"
     return text
 
 
+def marked_tables() -> list[str]:
+    """The markers the table pages hold (each table must be in one of them)."""
+    text = "".join(page.read_text(encoding="utf-8") for page in TABLE_PAGES)
+    return [marker for marker in MARKERS if f"<!-- {marker}: begin -->" in text]
+
+
 if __name__ == "__main__":
-    README.write_text(with_tables(README.read_text(encoding="utf-8")), encoding="utf-8")
+    for page in TABLE_PAGES:
+        page.write_text(with_tables(page.read_text(encoding="utf-8")), encoding="utf-8")
     PAIRS_DOC.write_text(pairs_document(), encoding="utf-8")
-    print(f"wrote the tables in {README} and {PAIRS_DOC}")
+    print(f"wrote the tables in {', '.join(map(str, TABLE_PAGES))} and {PAIRS_DOC}")

@@ -5,14 +5,14 @@ import json
 import pandas as pd
 import pytest
 
-from clsrl.aggregate import (
+from clsrl.report.aggregate import (
     collect_metrics,
     fewshot_table,
     seed_markdown,
     to_markdown,
     zero_shot_table,
 )
-from clsrl.plots import plot_accuracy_bars
+from clsrl.report.plots import plot_accuracy_bars
 
 TARGETS = ["b-set", "a-set"]  # config order, not alphabetical
 

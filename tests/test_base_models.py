@@ -1,12 +1,12 @@
-"""Several base models in one study (clsrl.base_models): labels, config errors, and every job of
-the study per model. The workflow side (one table with both, reruns limited to an added model)
+"""Several base models in one study (clsrl.models.base_models): labels, config errors, and every job
+of the study per model. The workflow side (one table with both, reruns limited to an added model)
 is in tests/test_reruns.py."""
 
 import pytest
 
-from clsrl.base_models import base_models, model_label
 from clsrl.config import ConfigError, validate_config
-from clsrl.study import Study
+from clsrl.models.base_models import base_models, model_label
+from clsrl.workflow.study import Study
 
 TWO = ["builtin:tiny-qwen2-vl", "builtin:tiny-qwen2.5-vl"]
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clsrl.config import ConfigError, load_schema, validate_config
+from clsrl.config import ConfigError, validate_config
+from clsrl.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -58,7 +58,7 @@ PROVENANCE = """
 import json, sys
 from clsrl.cpu_numerics import pin_if_asked
 from clsrl.provenance import provenance
-if sys.argv[1] == "load":  # what loading a model through clsrl.modeling does first
+if sys.argv[1] == "load":  # what loading a model through clsrl.models.loading does first
     pin_if_asked()
 print(json.dumps(provenance({})["cpu_numerics"]))
 """

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clsrl.config import schema_default
 from clsrl.datasets.canonical import SPLITS, load_dataset
 from clsrl.datasets.demo import (
     DEMO_DATASETS,
@@ -14,6 +13,7 @@ from clsrl.datasets.demo import (
     generate_demo_dataset,
     main,
 )
+from clsrl.schema import schema_default
 
 SMALL = {"train": 2, "val": 1, "test": 2}
 SMALL_SIDE = 32

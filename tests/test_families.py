@@ -1,13 +1,13 @@
-"""Model families (clsrl.families): the table, the refusal of an unknown family, generation that
-never emits an image placeholder, and each family's tiny random build through the study's steps:
-SFT (full and LoRA), CLS-RL and No-Thinking GRPO, evaluation in both prompt styles
+"""Model families (clsrl.models.families): the table, the refusal of an unknown family, generation
+that never emits an image placeholder, and each family's tiny random build through the study's
+steps: SFT (full and LoRA), CLS-RL and No-Thinking GRPO, evaluation in both prompt styles
 (`-m families`)."""
 
 import pytest
 import torch
 
 from clsrl.config import TINY_BUILDS, validate_config
-from clsrl.families import FAMILIES, UnknownFamilyError, family_for, suppressed_token_ids
+from clsrl.models.families import FAMILIES, UnknownFamilyError, family_for, suppressed_token_ids
 from tests.conftest import paper_eval, paper_options
 
 IMAGE_SIDE = 56
@@ -16,7 +16,7 @@ QUESTION = "What type of object is in the photo?"
 
 
 def test_every_family_has_a_tiny_build_of_its_own_architecture():
-    from clsrl.tiny_model import SHAPES
+    from clsrl.models.tiny import SHAPES
 
     assert len(FAMILIES) >= 5
     for model_type, family in FAMILIES.items():
@@ -31,12 +31,12 @@ def test_an_unknown_family_is_refused_with_its_model_type_and_what_to_add():
     message = str(refused.value)
     assert "model_type 'llava_onevision'" in message
     assert "llava-hf/llava-onevision-qwen2-0.5b-ov-hf" in message
-    assert "clsrl/families.py" in message and "Qwen2.5-VL (qwen2_5_vl)" in message
+    assert "clsrl/models/families.py" in message and "Qwen2.5-VL (qwen2_5_vl)" in message
 
 
 def test_loading_a_model_of_an_unknown_family_names_it(tiny_model_dir, tmp_path, monkeypatch):
-    from clsrl import families
-    from clsrl.modeling import load_model_and_processor
+    from clsrl.models import families
+    from clsrl.models.loading import load_model_and_processor
 
     monkeypatch.setattr(families, "FAMILIES", {})
     with pytest.raises(UnknownFamilyError, match="model_type 'qwen2_vl'"):
@@ -62,8 +62,8 @@ def test_evaluation_never_generates_an_image_placeholder(tiny_model_dir, monkeyp
     """A model that all but always picks an image placeholder next still never emits one."""
     from PIL import Image
 
-    from clsrl import inference
-    from clsrl.modeling import load_model_and_processor
+    from clsrl.evaluation import inference
+    from clsrl.models.loading import load_model_and_processor
 
     model, processor = load_model_and_processor(str(tiny_model_dir), device="cpu")
     favoured = placeholder_ids(processor, "qwen2_vl")
@@ -99,7 +99,7 @@ def test_grpo_never_samples_an_image_placeholder(tiny_model_dir, colours_dir, tm
     from clsrl.datasets.canonical import load_dataset
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import write_questions
-    from clsrl.train import prepare_trainer
+    from clsrl.training.train import prepare_trainer
     from tests.test_train import spec_for
 
     split = tmp_path / "train.jsonl"
@@ -129,7 +129,7 @@ def test_grpo_never_samples_an_image_placeholder(tiny_model_dir, colours_dir, tm
 def test_rewards_read_the_reply_after_the_familys_separator():
     """Idefics3's replies follow `Assistant:` after a space: the rewards read them without it,
     conversational or plain; the Qwen families' rewards are the rules themselves."""
-    from clsrl.rewards import REWARDS, reward_functions
+    from clsrl.training.rewards import REWARDS, reward_functions
 
     names = ["thinking_format", "no_thinking_accuracy"]
     assert reward_functions(names, FAMILIES["qwen2_vl"].reply_separator) == [
@@ -150,7 +150,7 @@ def test_rewards_read_the_reply_after_the_familys_separator():
 def family_model(request, tmp_path_factory):
     """(model_type, the family's tiny random build, saved like a hub checkpoint)."""
     from clsrl.datasets.demo import demo_texts
-    from clsrl.tiny_model import build_tiny_model
+    from clsrl.models.tiny import build_tiny_model
 
     shape = TINY_BUILDS[FAMILIES[request.param].tiny_builtin]
     folder = tmp_path_factory.mktemp(request.param) / "model"
@@ -161,9 +161,9 @@ def family_model(request, tmp_path_factory):
 def test_a_family_loads_through_the_auto_classes_as_its_checkpoint_would(family_model):
     from PIL import Image
 
-    from clsrl.inference import prompt_inputs
-    from clsrl.modeling import load_model_and_processor
-    from clsrl.tiny_model import ARCHITECTURES
+    from clsrl.evaluation.inference import prompt_inputs
+    from clsrl.models.loading import load_model_and_processor
+    from clsrl.models.tiny import ARCHITECTURES
 
     model_type, folder = family_model
     model, processor = load_model_and_processor(str(folder), device="cpu")
@@ -194,7 +194,7 @@ def test_a_familys_table_entry_matches_its_chat_template(family_model):
     """The reply separator and the default system turn are what the family's template writes."""
     from transformers import AutoProcessor
 
-    from clsrl.inference import user_message
+    from clsrl.evaluation.inference import user_message
 
     model_type, folder = family_model
     family = FAMILIES[model_type]
@@ -217,10 +217,10 @@ def test_a_familys_table_entry_matches_its_chat_template(family_model):
 @pytest.mark.families
 def test_the_vllm_backend_handles_a_family_as_the_transformers_path(family_model, fake_vllm):
     """With a stand-in `vllm`: the family's placeholders get vLLM's lowest logit bias, and an
-    answer is the reply after the family's separator, as in clsrl.inference."""
+    answer is the reply after the family's separator, as in clsrl.evaluation.inference."""
     from PIL import Image
 
-    from clsrl.vllm_backend import SUPPRESSION_BIAS, VllmGenerator
+    from clsrl.evaluation.vllm_backend import SUPPRESSION_BIAS, VllmGenerator
 
     model_type, folder = family_model
     family = FAMILIES[model_type]
@@ -243,12 +243,12 @@ def test_a_family_goes_through_training_and_evaluation(family_model, colours_dir
     from transformers import AutoProcessor
 
     from clsrl.datasets.canonical import load_dataset
-    from clsrl.evaluate import evaluate_questions
+    from clsrl.evaluation.evaluate import evaluate_questions
+    from clsrl.evaluation.inference import TransformersGenerator
     from clsrl.fewshot import few_shot_questions
-    from clsrl.inference import TransformersGenerator
-    from clsrl.modeling import load_model_and_processor
+    from clsrl.models.loading import load_model_and_processor
     from clsrl.questions import make_questions, write_questions
-    from clsrl.train import LOG_HISTORY_FILE, train
+    from clsrl.training.train import LOG_HISTORY_FILE, train
     from tests.test_train import spec_for
 
     model_type, folder = family_model
@@ -269,7 +269,8 @@ def test_a_family_goes_through_training_and_evaluation(family_model, colours_dir
         assert pd.read_csv(output / LOG_HISTORY_FILE)["step"].max() == 2, (model_type, name)
         model, processor = load_model_and_processor(str(output), device="cpu")
         assert model.config.model_type == model_type  # saved as the same family
-        # saved with the tokenizer it was loaded with (GRPO may train with a copy: clsrl.train)
+        # saved with the tokenizer it was loaded with (GRPO may train with a copy:
+        # clsrl.training.train)
         assert processor.tokenizer("x")["input_ids"] == base_tokenizer("x")["input_ids"]
         style = "thinking" if name == "cls-rl" else "no-thinking"
         settings = paper_eval(style, max_new_tokens=8, image_resize=56)
@@ -283,7 +284,7 @@ def test_the_workflow_builds_a_new_familys_tiny_model(tmp_path):
     """Rule build_tiny_model makes every TINY_BUILDS entry, a new family's as the first's."""
     import yaml
 
-    from clsrl.modeling import load_model_and_processor
+    from clsrl.models.loading import load_model_and_processor
     from tests.conftest import run_snakemake
 
     config = tmp_path / "family.yaml"
@@ -309,7 +310,7 @@ def test_a_familys_resumed_training_ends_with_the_uninterrupted_weights(
     from clsrl.datasets.canonical import load_dataset
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import write_questions
-    from clsrl.train import runtime_from, train
+    from clsrl.training.train import runtime_from, train
     from tests.test_faults import (
         LORA,
         Crash,

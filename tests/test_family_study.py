@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from clsrl.families import FAMILIES
+from clsrl.models.families import FAMILIES
 from tests.conftest import run_snakemake
 from tests.test_workflow import planned_jobs
 

@@ -1,4 +1,4 @@
-"""Fault injection: each fault a user's run can meet, and what it loses (README "Faults").
+"""Fault injection: each fault a user's run can meet, and what it loses (docs/faults.md).
 
 Training: every fault that resumes (kill -9 after a checkpoint, in one process and in two, SIGTERM,
 a crash or a full disk during a checkpoint save, a full disk or a kill during the final save, a
@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from clsrl.checkpoints import COMMIT_FILE, CommitCheckpoints
-from clsrl.disk_space import DiskFull
+from clsrl.compute.disk_space import DiskFull
 from clsrl.io import read_json
-from clsrl.train import EXIT_STOPPED, RECORD_FILE, runtime_from, train
+from clsrl.training.checkpoints import COMMIT_FILE, CommitCheckpoints
+from clsrl.training.train import EXIT_STOPPED, RECORD_FILE, runtime_from, train
 from tests.conftest import paper_options
 from tests.test_train import questions as questions  # the fixture
 from tests.test_train import spec_for, train_command, weights
@@ -48,7 +48,7 @@ def fault_spec(kind: str, **trl) -> dict:
 
 @pytest.fixture(scope="module")
 def toy_model_dir(tmp_path_factory):
-    from clsrl.toy_model import install_shipped
+    from clsrl.toy.model import install_shipped
 
     return install_shipped(tmp_path_factory.mktemp("toy") / "model")
 
@@ -119,9 +119,9 @@ def restored_step(model_dir: Path) -> int:
 # comes), `in-final-save` (the final model half written to its staging folder).
 PAUSING_TRAINER = r"""
 import os, sys, time
-import clsrl.checkpoints as checkpoints
-import clsrl.publish as publish
-import clsrl.train as train
+import clsrl.training.checkpoints as checkpoints
+import clsrl.training.publish as publish
+import clsrl.training.train as train
 
 if os.environ.get("ACCELERATE_USE_FSDP") == "true":
     from tests.fsdp_on_cpu import promote_fsdp_on_cpu
@@ -219,9 +219,9 @@ class Crash(BaseException):
 
 
 def resume_with_the_trainers_own_loading(monkeypatch) -> None:
-    """Resume as clsrl did before clsrl.restore: transformers' Trainer loads the weights, and
-    nothing checks what it restored."""
-    from clsrl.restore import CheckpointRestore
+    """Resume as clsrl did before clsrl.training.restore: transformers' Trainer loads the weights,
+    and nothing checks what it restored."""
+    from clsrl.training.restore import CheckpointRestore
 
     def trainers_own_loading(self, checkpoint, model=None):
         self._trainer_load(checkpoint, model)
@@ -482,7 +482,7 @@ def test_the_training_job_refuses_to_publish_base_weights_after_learning_steps(
 ):
     """The guard in the job itself: with the Trainer's own weight loading (which loads nothing
     for Qwen2-VL), a rerun after the last checkpoint would publish the base model; it stops."""
-    from clsrl.publish import WeightsUnchanged
+    from clsrl.training.publish import WeightsUnchanged
 
     spec = fault_spec("sft")
     kill_9_at("in-final-save", 0, tmp_path, spec, tiny_model_dir, questions, colours_dir)
@@ -504,7 +504,7 @@ time.sleep(60)
 """
 PARENT = """
 import sys
-from clsrl.workflow import run_forwarding_signals
+from clsrl.joblog import run_forwarding_signals
 sys.exit(run_forwarding_signals([sys.executable, "-c", sys.argv[1], sys.argv[2]]))
 """
 
@@ -535,8 +535,8 @@ def test_the_training_is_signalled_ahead_of_the_limit_slurm_holds_not_the_estima
 ):
     """One runtime, one signal: the job reads its limit from SLURM as it runs (a --set-resources
     runtime or an scontrol update included) and signals its training a tenth of it ahead."""
-    from clsrl.resources import signal_lead_seconds
-    from clsrl.workflow import time_limit_stop
+    from clsrl.compute.resources import signal_lead_seconds
+    from clsrl.joblog import time_limit_stop
 
     for name, value in fake_squeue(tmp_path, "11:00", "10:58").items():
         monkeypatch.setenv(name, value)
@@ -553,8 +553,8 @@ def test_the_time_limit_timer_sigterms_the_training_which_saves(tmp_path):
     env = {**os.environ, **fake_squeue(tmp_path, "1:02", "1:02")}  # signal in 2 s (60 s lead)
     timed = (
         "import sys\n"
-        "from clsrl.resources import signal_lead_seconds\n"
-        "from clsrl.workflow import run_forwarding_signals, time_limit_stop\n"
+        "from clsrl.compute.resources import signal_lead_seconds\n"
+        "from clsrl.joblog import run_forwarding_signals, time_limit_stop\n"
         "stop = time_limit_stop(signal_lead_seconds)\n"
         "sys.exit(run_forwarding_signals([sys.executable, '-c', sys.argv[1], sys.argv[2]], "
         "None, stop))\n"
@@ -585,7 +585,7 @@ def umask_027():
 
 def test_outputs_honour_the_umask_like_open_would(tmp_path, tiny_model_dir, umask_027):
     from clsrl.io import write_json
-    from clsrl.tiny_model import build_tiny_model
+    from clsrl.models.tiny import build_tiny_model
 
     write_json(tmp_path / "metrics.json", {"n": 1})  # tables, predictions, manifests likewise
     model = build_tiny_model(tmp_path / "model")  # model.safetensors: 0600 from transformers
@@ -630,7 +630,7 @@ def test_a_full_disk_during_a_write_leaves_no_partial_output(tmp_path, monkeypat
 
 PROBE = """
 import sys
-import clsrl.hub as hub
+import clsrl.models.hub as hub
 hub.PROBE_TIMEOUT_S = 2
 print(hub.hub_model_problem("org/some-model"))
 """
@@ -715,7 +715,7 @@ def test_a_real_run_stops_before_any_job_when_the_hub_model_is_not_to_be_had(tmp
 
 EVALUATE = """
 import sys
-from clsrl.evaluate import run_evaluation
+from clsrl.evaluation.evaluate import run_evaluation
 from tests.conftest import paper_eval
 settings = paper_eval("thinking", max_new_tokens=64, image_resize=56)
 run_evaluation(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], settings,
@@ -844,11 +844,11 @@ def test_hostile_class_names_and_paths_with_spaces_reach_prompts_byte_exact(tmp_
 
 
 def test_every_test_the_faults_table_names_exists():
-    """Each row of README "Faults" names its tests (a bare name may be in any test file): a
+    """Each row of docs/faults.md names its tests (a bare name may be in any test file): a
     renamed or removed test must not leave a row that no test backs."""
     import re
 
-    table = (ROOT_DIR / "README.md").read_text().split("\n## Faults\n", 1)[1].split("\n## ", 1)[0]
+    table = (ROOT_DIR / "docs" / "faults.md").read_text()
     named = re.findall(r"`(test_\w+\.py)?(?:::)?(test_\w+)?`", table)
     assert len(named) > 30
     every_file = "".join(p.read_text() for p in (ROOT_DIR / "tests").glob("test_*.py"))

@@ -2,12 +2,15 @@
 
 import importlib.util
 import json
+import sys
 
-from clsrl.resources import measured_model, train_wall_seconds
+from clsrl.compute.resources import measured_model, train_wall_seconds
 from tests.conftest import ROOT
 
 
 def load_gpu_check():
+    if str(ROOT / "bench") not in sys.path:  # as `python bench/gpu_check.py` has it: its rehearsal
+        sys.path.insert(0, str(ROOT / "bench"))
     spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -37,7 +40,7 @@ def test_gpu_check_tiny_writes_its_tables_and_the_cost_models_figures(tmp_path, 
     model = measured_model(record["costs"])
     assert model.source.startswith("measured: CPU, ")
     from clsrl.config import validate_config
-    from clsrl.training_spec import training_spec
+    from clsrl.training.spec import training_spec
 
     config = validate_config({"datasets": ["EuroSAT"], "methods": ["cls-rl", "sft"]})
     for method in ("cls-rl", "sft"):
@@ -50,8 +53,8 @@ def test_the_memory_guide_prints_every_setting_for_every_card():
     spec = importlib.util.spec_from_file_location("memory", ROOT / "bench" / "memory_guide.py")
     memory = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(memory)
-    from clsrl.gpu_memory import TrainingShape, training_gib
-    from clsrl.model_size import model_size
+    from clsrl.compute.gpu_memory import TrainingShape, training_gib
+    from clsrl.models.size import model_size
 
     size = model_size("Qwen/Qwen2-VL-2B-Instruct", 384)
     table = memory.guide(size).splitlines()

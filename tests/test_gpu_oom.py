@@ -1,6 +1,6 @@
 """A training job that runs out of GPU memory is reported as such, and its retry neither trains
-again nor asks more host memory (clsrl.gpu_oom). The CUDA error is raised where a GPU raises it,
-in the trainer's step, by a stand-in: this machine has no GPU."""
+again nor asks more host memory (clsrl.compute.gpu_oom). The CUDA error is raised where a GPU raises
+it, in the trainer's step, by a stand-in: this machine has no GPU."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import shutil
 import pytest
 import torch
 
-import clsrl.train
-from clsrl.gpu_oom import MARK, GpuOutOfMemory
+import clsrl.training.train
+from clsrl.compute.gpu_oom import MARK, GpuOutOfMemory
 from tests.conftest import ROOT, run_snakemake
 from tests.test_faults import train_in_process
 from tests.test_train import questions as questions  # the fixture
@@ -44,20 +44,20 @@ def test_an_out_of_memory_training_is_named_and_its_retry_stops_before_loading(
     assert len(marks) == 1 and not (tmp_path / "model").exists()
 
     prepared = []
-    real_prepare = clsrl.train.prepare_trainer
+    real_prepare = clsrl.training.train.prepare_trainer
 
     def counted(*args, **kwargs):
         prepared.append(1)
         return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(clsrl.train, "prepare_trainer", counted)
+    monkeypatch.setattr(clsrl.training.train, "prepare_trainer", counted)
     with pytest.raises(GpuOutOfMemory, match="An earlier attempt of this job, with these same"):
         train_in_process(spec, tiny_model_dir, questions, colours_dir, tmp_path)
     assert prepared == []  # stopped before loading the model
 
     monkeypatch.undo()  # a changed setting starts afresh, and trains
     changed = spec_for("sft", {"max_steps": 2, "sft_examples_per_device": 1})
-    monkeypatch.setattr(clsrl.train, "prepare_trainer", counted)
+    monkeypatch.setattr(clsrl.training.train, "prepare_trainer", counted)
     train_in_process(changed, tiny_model_dir, questions, colours_dir, tmp_path)
     assert prepared == [1] and (tmp_path / "model" / "config.json").is_file()
 
@@ -66,7 +66,7 @@ def test_an_out_of_memory_training_is_named_and_its_retry_stops_before_loading(
 # the trainer's step raises CUDA's out-of-memory error, as on a card too small.
 SITECUSTOMIZE = f"""
 import sys
-if "clsrl.train" in " ".join(sys.orig_argv):
+if "clsrl.training.train" in " ".join(sys.orig_argv):
     import torch
     from transformers import Trainer
 
@@ -107,8 +107,8 @@ def test_a_retry_after_gpu_out_of_memory_asks_no_more_memory_and_trains_nothing(
 def test_an_out_of_memory_evaluation_names_the_batch_and_its_retry_loads_nothing(
     monkeypatch, tmp_path
 ):
-    import clsrl.evaluate as evaluate
-    from clsrl.evaluate import EvalSettings, run_evaluation
+    import clsrl.evaluation.evaluate as evaluate
+    from clsrl.evaluation.evaluate import EvalSettings, run_evaluation
 
     loaded = []
     monkeypatch.setattr(evaluate, "read_questions", lambda path: [])

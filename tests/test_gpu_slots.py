@@ -1,4 +1,5 @@
-"""clsrl.gpu_slots: a local GPU job claims free GPU ids by lock files, or keeps the scheduler's."""
+"""clsrl.compute.gpu_slots: a local GPU job claims free GPU ids by lock files, or keeps the
+scheduler's."""
 
 import subprocess
 import sys
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from clsrl.gpu_slots import gpu_slots
+from clsrl.compute.gpu_slots import gpu_slots
 
 DEVICES = ["0", "1"]
 

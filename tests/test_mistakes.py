@@ -1,8 +1,8 @@
 """Every bad input a new user makes, as one table: 32 config mistakes (TRL values of the wrong type
 among them) and 50 data mistakes made with real data (the UCI digits, tests/digits.py) through
-both custom routes. Each is stopped while the study is planned (`clsrl.study.plan_study`, what
-rules/common.smk runs before Snakemake builds a job) with a message naming the key, file, class or
-column and the fix, or accepted by a rule the README documents, with its outcome checked. A few
+both custom routes. Each is stopped while the study is planned (`clsrl.workflow.study.plan_study`,
+what rules/common.smk runs before Snakemake builds a job) with a message naming the key, file, class
+or column and the fix, or accepted by a rule the README documents, with its outcome checked. A few
 are also run through the real `snakemake` command: the run stops before any job and its output
 ends with the message."""
 
@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from clsrl.config import ConfigError
-from clsrl.study import plan_study
+from clsrl.workflow.study import plan_study
 from tests import digits
 from tests.conftest import ROOT, run_snakemake
 
@@ -759,7 +759,8 @@ def test_a_yaml_number_string_and_a_relative_folder_plan_with_the_resolved_path(
 
 
 def test_clsrl_check_names_the_line_of_a_yaml_syntax_error(tmp_path):
-    """Snakemake says only "Config file is not valid JSON or YAML"; clsrl.check names the line."""
+    """Snakemake says only "Config file is not valid JSON or YAML"; clsrl.workflow.check names the
+    line."""
     configfile = tmp_path / "my.yaml"
     configfile.write_text(
         "datasets: [digits]\ncustom_datasets:\n"
@@ -769,7 +770,7 @@ def test_clsrl_check_names_the_line_of_a_yaml_syntax_error(tmp_path):
     done = run_snakemake(tmp_path, "-n", configfile=configfile, check=False)
     assert done.returncode == 1 and "not valid JSON or YAML" in done.stdout + done.stderr
     checked = subprocess.run(
-        [sys.executable, "-m", "clsrl.check", str(configfile)],
+        [sys.executable, "-m", "clsrl.workflow.check", str(configfile)],
         capture_output=True,
         text=True,
         cwd=ROOT,

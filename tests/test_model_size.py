@@ -1,6 +1,7 @@
-"""A base model's size read from its config.json (clsrl.model_size), checked against the model
+"""A base model's size read from its config.json (clsrl.models.size), checked against the model
 transformers builds from it and against the published parameter counts; the GPU memory estimates
-and requests that follow from it (clsrl.gpu_memory, clsrl.resources, clsrl.sizing)."""
+and requests that follow from it (clsrl.compute.gpu_memory, clsrl.compute.resources,
+clsrl.compute.sizing)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from clsrl import resources, tiny_model
+from clsrl.compute import resources
+from clsrl.compute.gpu_memory import TrainingShape, fits, training_gib
+from clsrl.compute.sizing import base_sizes, memory_problems
 from clsrl.config import TINY_BUILDS, validate_config
-from clsrl.gpu_memory import TrainingShape, fits, training_gib
-from clsrl.model_size import TINY_PARAMETERS, model_size, size_of
-from clsrl.sizing import base_sizes, memory_problems
-from clsrl.study import Study
+from clsrl.models import tiny as tiny_model
+from clsrl.models.size import TINY_PARAMETERS, model_size, size_of
+from clsrl.workflow.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "tests" / "data" / "model_configs"

@@ -1,5 +1,6 @@
-"""clsrl.progress beside a running study: a real Snakemake run of tests/configs/small.yaml, read
-while a job runs, then killed half-way; the partial tables say what is done, started and missing."""
+"""clsrl.workflow.progress beside a running study: a real Snakemake run of tests/configs/small.yaml,
+read while a job runs, then killed half-way; the partial tables say what is done, started and
+missing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-from clsrl.progress import INCOMPLETE, progress, started_outputs
+from clsrl.workflow.progress import INCOMPLETE, progress, started_outputs
 from tests.conftest import ROOT, SNAKEMAKE
 
 pytestmark = pytest.mark.workflow

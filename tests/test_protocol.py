@@ -9,10 +9,10 @@ import yaml
 
 from clsrl.answers import thinking_accuracy, thinking_accuracy_reference
 from clsrl.config import REFERENCE_CODE, protocol_in_force, validate_config
-from clsrl.evaluate import score_output
-from clsrl.rewards import REWARDS
-from clsrl.study import Study
+from clsrl.evaluation.evaluate import score_output
+from clsrl.training.rewards import REWARDS
 from clsrl.views import View
+from clsrl.workflow.study import Study
 from tests.conftest import ROOT
 
 math_verify = pytest.importorskip("math_verify", reason="pip install 'clsrl[reference]'")

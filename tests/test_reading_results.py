@@ -10,22 +10,23 @@ import json
 import pandas as pd
 import pytest
 
-from clsrl import plots
-from clsrl.aggregate import (
+from clsrl.evaluation.evaluate import score_output, summarize
+from clsrl.report import plots
+from clsrl.report.aggregate import (
     COLLAPSED_MARK,
     collect_metrics,
     fewshot_table,
     seed_agreement_table,
     seed_markdown,
 )
-from clsrl.evaluate import score_output, summarize
-from clsrl.study_tables import crossdataset_matrices, rl_difference
+from clsrl.report.tables import crossdataset_matrices, rl_difference
 
 SHAPES = ["circle", "square", "plus_sign", "star", "triangle", "heart"]
 
 
 def evaluation(folder, method, style, target, outputs, truths, seed=None, train=None):
-    """Write an evaluation's predictions and metrics as clsrl.evaluate does; its metrics path."""
+    """Write an evaluation's predictions and metrics as clsrl.evaluation.evaluate does; its metrics
+    path."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for index, (output, truth) in enumerate(zip(outputs, truths, strict=True)):
@@ -154,7 +155,7 @@ CLOSE = plots.plt.close  # pyplot's own, before a test keeps the figures open
 
 
 def kept_figures(monkeypatch) -> list:
-    """The figures clsrl.plots closes during the test, kept open to be read."""
+    """The figures clsrl.report.plots closes during the test, kept open to be read."""
     figures = []
     monkeypatch.setattr(plots.plt, "close", figures.append)
     return figures

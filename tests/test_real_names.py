@@ -1,5 +1,5 @@
 """Facts that follow from the 11 benchmarks' real class names (issue 26), checked against what the
-code ships: the registry's derived fields, the README's tables, and prompts at real length."""
+code ships: the registry's derived fields, the docs' tables, and prompts at real length."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from clsrl.prompts import PROMPT_STYLES, choice_count, problem_text, render_prom
 from clsrl.questions import OptionSettings, make_questions
 from tests.real_names import (
     FAMILY_COLUMNS,
+    MARKERS,
     PAIRS_DOC,
-    README,
+    TABLE_PAGES,
     class_test_items,
+    marked_tables,
     pairs_document,
     real_classnames,
     with_tables,
@@ -88,18 +90,20 @@ def test_lenient_pairs_are_found_by_the_metrics_own_rule():
     assert lenient_pairs(real_classnames("EuroSAT")) == []
 
 
-def test_the_readme_tables_and_the_pairs_document_are_computed_from_the_real_names():
-    text = README.read_text(encoding="utf-8")
-    assert text == with_tables(text), "rerun: python -m tests.real_names"
+def test_the_docs_tables_and_the_pairs_document_are_computed_from_the_real_names():
+    assert marked_tables() == list(MARKERS)  # every table is in a page
+    for page in TABLE_PAGES:
+        text = page.read_text(encoding="utf-8")
+        assert text == with_tables(text), f"{page.name}: rerun python -m tests.real_names"
     assert PAIRS_DOC.read_text(encoding="utf-8") == pairs_document()
 
 
 @pytest.mark.parametrize("architecture", FAMILY_COLUMNS)
 def test_the_longest_option_list_of_every_benchmark_reaches_every_family_whole(architecture):
-    """The evaluation's model inputs (clsrl.inference.prompt_inputs) hold every option of the
-    longest list each dataset can give, in every prompt style: nothing truncates them."""
-    from clsrl.inference import prompt_inputs
-    from clsrl.tiny_model import build_processor, build_tokenizer
+    """The evaluation's model inputs (clsrl.evaluation.inference.prompt_inputs) hold every option of
+    the longest list each dataset can give, in every prompt style: nothing truncates them."""
+    from clsrl.evaluation.inference import prompt_inputs
+    from clsrl.models.tiny import build_processor, build_tokenizer
 
     corpus = [name for dataset in CANONICAL_ORDER for name in real_classnames(dataset)]
     tokenizer = build_tokenizer(corpus, architecture)

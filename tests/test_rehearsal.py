@@ -1,9 +1,30 @@
 """The scale rehearsal on CPU: real image geometry, 100-name option lists of ImageNet length,
-1,024-token completions, through the real training and evaluation code (clsrl.rehearsal)."""
+1,024-token completions, through the real training and evaluation code (bench/rehearsal.py)."""
+
+import doctest
+import importlib.util
+import sys
 
 import pytest
 
-from clsrl.rehearsal import Sizes, class_names, main, rehearse
+from tests.conftest import ROOT
+
+
+def load_rehearsal():
+    spec = importlib.util.spec_from_file_location("rehearsal", ROOT / "bench" / "rehearsal.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rehearsal"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+rehearsal = load_rehearsal()
+Sizes, class_names, main, rehearse = (
+    rehearsal.Sizes,
+    rehearsal.class_names,
+    rehearsal.main,
+    rehearsal.rehearse,
+)
 
 pytestmark = pytest.mark.rehearsal
 LENGTH = 1024  # the paper's max_completion_length and max_new_tokens
@@ -75,3 +96,8 @@ def test_the_command_line_writes_the_record(tmp_path, capsys):
     main([str(tmp_path), "--completion-length", "4", "--completions", "4"])
     assert (tmp_path / "rehearsal.json").is_file()
     assert '"new_tokens": [\n      4\n    ]' in capsys.readouterr().out
+
+
+def test_the_rehearsal_examples_hold():
+    """bench/ is outside the doctest paths: its examples run here."""
+    assert doctest.testmod(rehearsal).failed == 0

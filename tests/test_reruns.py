@@ -1,5 +1,5 @@
 """What reruns when: the real Snakefile on a small study, then one change at a time, and the exact
-set of jobs a dry run plans (README "What reruns when").
+set of jobs a dry run plans (docs/reruns.md).
 
 The workflow and the clsrl package are copied to a scratch folder (the package is put first on
 PYTHONPATH), so the tests can edit a script, a helper or a stage version without touching the
@@ -194,7 +194,9 @@ def test_a_new_seed_adds_only_its_jobs(study):
 
 def test_comments_in_a_script_or_a_helper_rerun_nothing(study, edited):
     edited("workflow/workflow_scripts/evaluate.py", '"""Evaluate', '"""(edited) Evaluate')
-    edited("package/clsrl/aggregate.py", "import pandas as pd", "import pandas as pd  # edited")
+    edited(
+        "package/clsrl/report/aggregate.py", "import pandas as pd", "import pandas as pd  # edited"
+    )
     assert plan(study) == {}
 
 
@@ -258,7 +260,7 @@ def test_two_base_models_make_one_table_with_both(study, tmp_path):
     import pandas as pd
 
     from clsrl.datasets.demo import demo_texts
-    from clsrl.tiny_model import build_tiny_model
+    from clsrl.models.tiny import build_tiny_model
 
     root = tmp_path / "copy"
     shutil.copytree(study, root, symlinks=True)  # the finished one-model study, metadata too

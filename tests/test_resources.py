@@ -1,11 +1,10 @@
-"""clsrl.resources: what each job asks a scheduler for, and bench/gpu_hours.py's sums."""
+"""clsrl.compute.resources: what each job asks a scheduler for, and bench/gpu_hours.py's sums."""
 
 import importlib.util
 
 import pytest
 
-from clsrl.config import validate_config
-from clsrl.resources import (
+from clsrl.compute.resources import (
     FALLBACK,
     MEASURED_RESOURCE,
     cost_model,
@@ -15,7 +14,8 @@ from clsrl.resources import (
     train_resources,
     train_wall_seconds,
 )
-from clsrl.training_spec import training_spec
+from clsrl.config import validate_config
+from clsrl.training.spec import training_spec
 from tests.conftest import ROOT
 
 PAPER = validate_config(

@@ -1,6 +1,6 @@
-"""Restoring a checkpoint (clsrl.restore), the checks on checkpoints (clsrl.checkpoints), full
-disks in words (clsrl.disk_space) and staging folders (clsrl.io). The whole-run outcomes of each
-fault are in tests/test_faults.py."""
+"""Restoring a checkpoint (clsrl.training.restore), the checks on checkpoints
+(clsrl.training.checkpoints), full disks in words (clsrl.compute.disk_space) and staging folders
+(clsrl.io). The whole-run outcomes of each fault are in tests/test_faults.py."""
 
 import errno
 import json
@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from clsrl.checkpoints import COMMIT_FILE, checkpoint_problem, file_sizes, spec_hash
-from clsrl.disk_space import DiskFull, disk_full_explained, is_full_disk_error
-from clsrl.modeling import load_model_and_processor
-from clsrl.restore import CheckpointMismatch, load_full_weights, weight_checksum
+from clsrl.compute.disk_space import DiskFull, disk_full_explained, is_full_disk_error
+from clsrl.models.loading import load_model_and_processor
+from clsrl.training.checkpoints import COMMIT_FILE, checkpoint_problem, file_sizes, spec_hash
+from clsrl.training.restore import CheckpointMismatch, load_full_weights, weight_checksum
 from tests.test_train import questions as questions  # the fixture
 from tests.test_train import spec_for
 
@@ -84,9 +84,9 @@ def test_a_checkpoint_without_weights_is_refused(tiny_model_dir, tmp_path):
 def test_the_trainers_own_loading_still_restores_nothing_of_a_qwen2_vl_checkpoint(
     tiny_model_dir, questions, colours_dir, tmp_path
 ):
-    """Why clsrl.restore replaces it (transformers 5.24, issue 43701): when this fails after an
-    upgrade, the Trainer loads renamed checkpoints itself and the replacement may go."""
-    from clsrl.train import prepare_trainer
+    """Why clsrl.training.restore replaces it (transformers 5.24, issue 43701): when this fails
+    after an upgrade, the Trainer loads renamed checkpoints itself and the replacement may go."""
+    from clsrl.training.train import prepare_trainer
 
     perturbed_checkpoint(tiny_model_dir, tmp_path / "checkpoint-4")
     trainer, _ = prepare_trainer(
@@ -112,7 +112,7 @@ def test_a_resume_that_misses_a_part_of_the_checkpoint_stops(
     instead of recording a resume that did not happen."""
     from transformers import Trainer
 
-    from clsrl.train import runtime_from, train
+    from clsrl.training.train import runtime_from, train
     from tests.test_faults import Crash, crash_after_commit
 
     # GRPO: its sampling draws on the generators, so their states at step 2 are not a fresh seed's

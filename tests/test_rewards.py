@@ -2,7 +2,7 @@
 
 import pytest
 
-from clsrl.rewards import REWARDS, reward_functions
+from clsrl.training.rewards import REWARDS, reward_functions
 
 
 def conversation(text):

@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from clsrl.resources import signal_lead_seconds
+from clsrl.compute.resources import signal_lead_seconds
 from tests.conftest import ROOT
 from tests.slurm_cluster import (
     PARTITION,
@@ -30,8 +30,8 @@ from tests.slurm_cluster import (
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 CONFIG = ROOT / "tests" / "configs" / "slurm.yaml"
 LIMIT_S = 420  # per snakemake call, killed by `timeout -k 10` (the plugin can ignore SIGTERM)
-# What each model job must ask for (clsrl/resources.py for tests/configs/slurm.yaml): the tiny
-# model's 2000 MB, a runtime of 10 minutes start-up plus a few seconds of work, one GPU.
+# What each model job must ask for (clsrl/compute/resources.py for tests/configs/slurm.yaml): the
+# tiny model's 2000 MB, a runtime of 10 minutes start-up plus a few seconds of work, one GPU.
 # The run below sets the training runtime to 13 minutes with --set-resources: the job asks for it,
 # and no --signal; it reads its limit from SLURM as it runs and sends its training SIGTERM a tenth
 # of it ahead (78 s; it then saves a checkpoint): one runtime, one signal.
@@ -189,7 +189,7 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     every process of the job step. The training saves a checkpoint and exits; Snakemake resubmits
     the job, which resumes from that checkpoint and ends with the weights of the same job run
     without the signal (GRPO from the toy model, whose weights move; the job's 2 threads)."""
-    from clsrl.train import runtime_from, train
+    from clsrl.training.train import runtime_from, train
     from tests.test_faults import assert_same_weights
     from tests.test_train import weights
 
@@ -255,12 +255,12 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
 
 def test_two_base_models_each_job_asks_for_the_model_it_loads(slurm_env, tmp_path):
     """A study of two tiny builds of different families and sizes (tiny-qwen2-vl, 219,392
-    parameters; tiny-gemma3, 178,496): every sbatch call asks what clsrl.resources computes for
-    the model of its own job (both at the tiny models' floors), no --signal; each training
+    parameters; tiny-gemma3, 178,496): every sbatch call asks what clsrl.compute.resources computes
+    for the model of its own job (both at the tiny models' floors), no --signal; each training
     publishes its own model's weights; the tables hold a row per model."""
+    from clsrl.compute.resources import eval_resources, num_classes, train_resources
     from clsrl.config import validate_config
-    from clsrl.resources import eval_resources, num_classes, train_resources
-    from clsrl.study import Study
+    from clsrl.workflow.study import Study
     from tests.test_train import weights
 
     env, record = slurm_env

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from clsrl.aggregate import fewshot_table
-from clsrl.paper import compare_with_paper, comparison_note
-from clsrl.study_tables import base2new_table, by_model, crossdataset_matrices, rl_difference
+from clsrl.report.aggregate import fewshot_table
+from clsrl.report.paper import compare_with_paper, comparison_note
+from clsrl.report.tables import base2new_table, by_model, crossdataset_matrices, rl_difference
 from clsrl.views import View
 
 

@@ -5,16 +5,15 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, Qwen2VLProcessor
 
-from clsrl.family_vocabularies import (
+from clsrl.models.family_vocabularies import (
     CHAT_TEMPLATE,
     DEFAULT_SYSTEM_PROMPT,
     IMAGE_PAD,
     QWEN3_VL_CHAT_TEMPLATE,
     SPECIAL_TOKENS,
 )
-from clsrl.modeling import load_model_and_processor, resolve_device, resolve_precision
-from clsrl.prompts import render_prompt
-from clsrl.tiny_model import (
+from clsrl.models.loading import load_model_and_processor, resolve_device, resolve_precision
+from clsrl.models.tiny import (
     SHAPES,
     build_config,
     build_model,
@@ -23,6 +22,7 @@ from clsrl.tiny_model import (
     main,
     pad_vocabulary,
 )
+from clsrl.prompts import render_prompt
 
 IMAGE_SIDE = 56
 TOKENS_PER_IMAGE = 4  # 56x56 -> 4x4 patches of 14 px -> 2x2 after the merge
@@ -294,7 +294,7 @@ def test_the_tiny_qwen2_vl_build_is_the_shipped_toy_models_starting_point(tiny_p
     import json
 
     from clsrl.datasets.demo import demo_texts
-    from clsrl.toy_model import shipped_folder
+    from clsrl.toy.settings import shipped_folder
 
     shipped = json.loads((shipped_folder() / "tokenizer.json").read_text())
     built = json.loads(build_tokenizer(demo_texts()).backend_tokenizer.to_str())
@@ -316,7 +316,7 @@ def test_qwen3_vl_chat_template_is_verbatim():
 
 @pytest.mark.parametrize("architecture", ["qwen2_vl", "qwen3_vl", "gemma3", "idefics3"])
 def test_each_family_tokenizer_has_its_special_tokens_first(architecture):
-    from clsrl.tiny_model import ARCHITECTURES
+    from clsrl.models.tiny import ARCHITECTURES
 
     vocabulary = ARCHITECTURES[architecture].vocabulary
     tokenizer = build_tokenizer(architecture=architecture)
@@ -338,7 +338,7 @@ def test_each_family_tokenizer_has_its_special_tokens_first(architecture):
 
 
 def test_gemma3_and_idefics3_render_a_question_as_their_checkpoints_do():
-    from clsrl.tiny_model import ARCHITECTURES
+    from clsrl.models.tiny import ARCHITECTURES
 
     rendered = {
         architecture: build_tokenizer(architecture=architecture).apply_chat_template(
@@ -360,7 +360,7 @@ def test_gemma3_and_idefics3_render_a_question_as_their_checkpoints_do():
 
 @pytest.mark.parametrize("shape", ["tiny-qwen3-vl", "tiny-gemma3", "tiny-idefics3"])
 def test_each_new_family_shape_is_as_small_as_the_tiny_one(shape):
-    from clsrl.tiny_model import ARCHITECTURES
+    from clsrl.models.tiny import ARCHITECTURES
 
     spec = SHAPES[shape]
     config = build_config(build_tokenizer(architecture=spec.architecture), spec)
@@ -375,7 +375,7 @@ def test_each_new_family_shape_is_as_small_as_the_tiny_one(shape):
 def test_the_shipped_toy_model_is_recorded_as_built_from_a_clean_commit():
     import json
 
-    from clsrl.toy_model import RECORD_FILE, shipped_folder
+    from clsrl.toy.settings import RECORD_FILE, shipped_folder
 
     record = json.loads((shipped_folder() / RECORD_FILE).read_text())
     assert record["git"]["dirty"] is False and len(record["git"]["commit"]) == 40
@@ -385,7 +385,7 @@ def test_a_refreshed_toy_model_record_alone_changes_no_param(tmp_path, monkeypat
     """The build rule's param covers the files jobs compute with, not the provenance files."""
     import shutil
 
-    from clsrl import toy_model
+    from clsrl.toy import settings as toy_model
 
     copy = tmp_path / "toy"
     shutil.copytree(toy_model.shipped_folder(), copy)

@@ -1,5 +1,5 @@
-"""The toy world (README "The toy world"): the pinned toy model, its pre-training set, and learning
-from it.
+"""The toy world (docs/toy-world.md "The toy world"): the pinned toy model, its pre-training set,
+and learning from it.
 
 From the shipped toy model, with the demo's own settings (config.yaml) through the real TRL
 trainer, on demo-colours (16 colours, 12 of which the toy model has no name for):
@@ -13,11 +13,13 @@ pinned toy model (the same bytes on every machine) and on pinned CPU numerics
 """
 
 import hashlib
+import json
 import os
 import statistics
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 
 import pandas as pd
@@ -27,22 +29,24 @@ import yaml
 from clsrl.answers import extract_eval_answer
 from clsrl.config import default_config, validate_config
 from clsrl.cpu_numerics import PINNED_ENV, pin_process, pinned_environment
-from clsrl.learning_curves import ACCURACY_REWARD_COLUMNS, steps_to_reach
-from clsrl.study import Study
-from clsrl.toy_model import (
+from clsrl.report.learning_curves import ACCURACY_REWARD_COLUMNS, steps_to_reach
+from clsrl.toy.model import (
     KNOWN_COLOURS,
     MIN_THINK_FOLLOWED,
-    RECORD_FILE,
     ToyModelError,
-    ToySettings,
     build_toy_model,
     pretraining_item,
-    shipped_digest,
-    shipped_folder,
-    shipped_settings,
     thinking_answer,
     verify_shipped,
 )
+from clsrl.toy.settings import (
+    RECORD_FILE,
+    shipped_digest,
+    shipped_folder,
+    shipped_settings,
+    toy_settings,
+)
+from clsrl.workflow.study import Study
 from tests.conftest import ROOT
 
 SEEDS = (1, 2, 3)
@@ -95,8 +99,8 @@ def test_the_shipped_toy_models_answers_follow_its_thinking(tmp_path):
     could change what the same weights do)."""
     import json
 
-    from clsrl.modeling import load_model_and_processor
-    from clsrl.toy_model import install_shipped, think_followed
+    from clsrl.models.loading import load_model_and_processor
+    from clsrl.toy.model import install_shipped, think_followed
 
     record = json.loads((shipped_folder() / RECORD_FILE).read_text())
     model, processor = load_model_and_processor(str(install_shipped(tmp_path / "toy")), "cpu")
@@ -110,9 +114,9 @@ def test_the_shipped_toy_models_answers_follow_its_thinking(tmp_path):
 
 
 def test_pretraining_items_are_fixed_by_seed_and_index():
-    settings = ToySettings.from_config(default_config())
+    settings = toy_settings(default_config())
     first, again = pretraining_item(7, settings), pretraining_item(7, settings)
-    other = pretraining_item(7, ToySettings.from_config(default_config(), seed=1))
+    other = pretraining_item(7, replace(toy_settings(default_config()), seed=1))
     assert (
         first["prompt"] == again["prompt"] and first["image"].tobytes() == again["image"].tobytes()
     )
@@ -120,7 +124,7 @@ def test_pretraining_items_are_fixed_by_seed_and_index():
 
 
 def test_pretraining_names_only_the_known_colours_consistently():
-    settings = ToySettings.from_config(default_config())
+    settings = toy_settings(default_config())
     items = [pretraining_item(index, settings) for index in range(600)]
     kinds = {item["kind"] for item in items}
     assert kinds == {"named-colour", "unnamed-colour", "ambiguous-colour", "unfamiliar-image"}
@@ -142,7 +146,7 @@ def test_pretraining_names_only_the_known_colours_consistently():
 
 @pytest.mark.toy
 def test_a_toy_model_whose_answers_ignore_its_thinking_is_refused(tiny_model_dir, tmp_path):
-    settings = ToySettings.from_config(default_config(), steps=20)  # far too short to learn
+    settings = replace(toy_settings(default_config()), steps=20)  # far too short to learn
     with pytest.raises(ToyModelError, match="follow its thinking"):
         build_toy_model(tiny_model_dir, tmp_path / "toy", settings)
     assert not (tmp_path / "toy").exists()
@@ -153,7 +157,7 @@ def test_a_toy_model_whose_answers_ignore_its_thinking_is_refused(tiny_model_dir
 
 def negate(name: str):
     """A reward function giving minus `name`'s reward, logged as `negated_<name>`."""
-    from clsrl import rewards
+    from clsrl.training import rewards
 
     def negated(completions, **kwargs):
         return [-value for value in rewards.REWARDS[name](completions, **kwargs)]
@@ -169,12 +173,12 @@ def grpo_run(method: str, seed: int, flipped: bool, workdir: str) -> dict:
     worker process (clsrl.cpu_numerics), two at a time."""
     from pathlib import Path
 
-    from clsrl import rewards
     from clsrl.datasets.canonical import load_dataset
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import OptionSettings, write_questions
-    from clsrl.toy_model import install_shipped
-    from clsrl.train import LOG_HISTORY_FILE, runtime_from, train
+    from clsrl.toy.model import install_shipped
+    from clsrl.training import rewards
+    from clsrl.training.train import LOG_HISTORY_FILE, runtime_from, train
     from clsrl.views import View
 
     root, study = Path(workdir), Study(demo_config())
@@ -213,9 +217,9 @@ def demo_colours(folder):
 def accuracy(model_dir, dataset_dir, style: str) -> float:
     """Lenient test accuracy (percent) of a model on demo-colours, asked as the demo asks."""
     from clsrl.datasets.canonical import load_dataset
-    from clsrl.evaluate import EvalSettings, evaluate_questions
-    from clsrl.inference import TransformersGenerator
-    from clsrl.modeling import load_model_and_processor
+    from clsrl.evaluation.evaluate import EvalSettings, evaluate_questions
+    from clsrl.evaluation.inference import TransformersGenerator
+    from clsrl.models.loading import load_model_and_processor
     from clsrl.questions import OptionSettings, make_questions
     from clsrl.views import View
 
@@ -226,7 +230,8 @@ def accuracy(model_dir, dataset_dir, style: str) -> float:
     settings = EvalSettings(**study.eval_settings(style, View(DATASET)))
     model, processor = load_model_and_processor(str(model_dir), device="cpu", precision="fp32")
     generator = TransformersGenerator(model, processor)
-    _, metrics = evaluate_questions(generator, test, dataset.root, settings, batch_size=64)
+    batch_size = study.evaluation_runtime().batch_size  # the demo's, as its evaluation jobs batch
+    _, metrics = evaluate_questions(generator, test, dataset.root, settings, batch_size)
     return metrics["lenient_accuracy"]
 
 
@@ -234,7 +239,7 @@ def zero_shot_run(workdir: str) -> dict:
     """The shipped toy model's zero-shot accuracy in each style (in a pinned worker process)."""
     from pathlib import Path
 
-    from clsrl.toy_model import install_shipped
+    from clsrl.toy.model import install_shipped
 
     root = Path(workdir)
     toy, data = install_shipped(root / "toy-zero-shot"), demo_colours(root / "data-zero-shot")
@@ -308,6 +313,26 @@ def test_grpo_beats_zero_shot_beyond_the_seed_spread(runs, zero_shot, method):
     assert min(gains) > 0, gains  # the training reward rose on every seed
 
 
+def recorded_accuracies(method: str, style: str) -> dict:
+    """Seed -> test accuracy of `method` in bench/results/toy_study.json (the toy study's
+    workflow runs: the same shipped model, data, settings and pinned numerics as these runs)."""
+    record = json.loads((ROOT / "bench/results/toy_study.json").read_text())
+    (row,) = [row for row in record["rows"] if (row["method"], row["style"]) == (method, style)]
+    return dict(zip(row["seeds"], row["accuracy"], strict=True))
+
+
+@pytest.mark.toy
+@pytest.mark.parametrize("method", ["no-thinking", "cls-rl"])
+def test_the_learning_runs_reproduce_the_toy_studys_recorded_accuracies(runs, zero_shot, method):
+    """A change that moves the toy study's numbers fails here until the record, and with it the
+    README's table, is renewed: `python bench/toy_study.py --workdir DIR`."""
+    recorded = recorded_accuracies(method, STYLE[method])
+    measured = {seed: runs[method, seed, False]["accuracy"] for seed in SEEDS}
+    assert measured == {seed: recorded[seed] for seed in SEEDS}
+    zero_shot_recorded = recorded_accuracies("zero-shot", STYLE[method])
+    assert zero_shot[STYLE[method]] == zero_shot_recorded[None]
+
+
 @pytest.mark.toy
 @pytest.mark.parametrize("method", ["no-thinking", "cls-rl"])
 def test_the_sign_flipped_control_does_not_beat_zero_shot(runs, zero_shot, method):
@@ -346,8 +371,8 @@ def short_run_digest(workdir: str, pinned: bool) -> str:
     from clsrl.datasets.canonical import load_dataset
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import OptionSettings, write_questions
-    from clsrl.toy_model import install_shipped
-    from clsrl.train import runtime_from, train
+    from clsrl.toy.model import install_shipped
+    from clsrl.training.train import runtime_from, train
     from clsrl.views import View
 
     root, study = Path(workdir), Study(demo_config())

@@ -7,14 +7,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from clsrl import train as train_module
 from clsrl.config import validate_config
 from clsrl.datasets.canonical import load_dataset
 from clsrl.fewshot import few_shot_questions
 from clsrl.io import read_json
-from clsrl.modeling import load_model_and_processor
+from clsrl.models.loading import load_model_and_processor
 from clsrl.questions import write_questions
-from clsrl.train import (
+from clsrl.training import train as train_module
+from clsrl.training.spec import training_spec
+from clsrl.training.train import (
     LOG_HISTORY_FILE,
     RECORD_FILE,
     SPEC_FILE,
@@ -23,7 +24,6 @@ from clsrl.train import (
     runtime_from,
     train,
 )
-from clsrl.training_spec import training_spec
 from tests.conftest import paper_options
 
 FAST = {
@@ -54,11 +54,11 @@ def questions(colours_dir, tmp_path_factory):
 
 
 def train_command(spec, tmp_path, model_dir, dataset_dir, questions):
-    """`-m clsrl.train ...` arguments writing to tmp_path/model (checkpoints beside it)."""
+    """`-m clsrl.training.train ...` arguments writing to tmp_path/model (checkpoints beside it)."""
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     return [
-        *("-m", "clsrl.train", "--spec", str(spec_file), "--base-model", str(model_dir)),
+        *("-m", "clsrl.training.train", "--spec", str(spec_file), "--base-model", str(model_dir)),
         *("--questions", str(questions), "--dataset", str(dataset_dir)),
         *("--output", str(tmp_path / "model"), "--checkpoints", str(tmp_path / "checkpoints")),
     ]
@@ -109,7 +109,7 @@ def test_each_method_trains_and_writes_a_loadable_model(
 def test_grpo_from_the_toy_model_gets_rewards_and_changes_parameters(
     colours_dir, questions, tmp_path
 ):
-    from clsrl.toy_model import install_shipped
+    from clsrl.toy.model import install_shipped
 
     toy = install_shipped(tmp_path / "toy")  # names 4 of the 16 colours: some answers are right
     grpo = spec_for("no-thinking", {"max_steps": 4}, learning_rate=1e-4)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from clsrl.config import ConfigError, validate_config
-from clsrl.training_spec import training_spec
+from clsrl.training.spec import training_spec
 
 PAPER = validate_config({"methods": ["zero-shot", "sft", "cls-rl", "no-thinking"]})
 
@@ -126,7 +126,7 @@ def test_think_after_answer_and_lora_variants_by_config():
 
 def test_trackers_change_how_a_job_reports_never_its_spec():
     """training.report_to lives in the job's runtime (no param): no training reruns for it."""
-    from clsrl.study import Study
+    from clsrl.workflow.study import Study
 
     tracked = validate_config({"training": {"report_to": ["tensorboard"]}})
     for method in ("sft", "cls-rl", "no-thinking"):

@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 from clsrl.config import ConfigError, validate_config
-from clsrl.study import Study
 from clsrl.trl_settings import (
     MANAGED,
     STRING_CHOICES,
@@ -14,6 +13,7 @@ from clsrl.trl_settings import (
     trl_fields,
     trl_types,
 )
+from clsrl.workflow.study import Study
 
 
 def test_the_shipped_field_names_and_types_are_the_installed_trls():

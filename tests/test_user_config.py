@@ -37,7 +37,7 @@ def test_a_users_configfile_gets_the_papers_settings_not_the_demos(tmp_path):
     assert planned_jobs(done.stdout)["train"] == 3 * 2 * 3
     # the spec a training job of this config gets
     spec = subprocess.run(
-        [sys.executable, "-m", "clsrl.training_spec", "cls-rl", "EuroSAT", "--configfile", str(my)],
+        [sys.executable, "-m", "clsrl.training.spec", "cls-rl", "EuroSAT", "--configfile", str(my)],
         capture_output=True,
         text=True,
         check=True,

@@ -5,9 +5,9 @@ import sys
 import pytest
 from PIL import Image
 
-from clsrl.inference import generate
-from clsrl.modeling import load_model_and_processor
-from clsrl.vllm_backend import VllmGenerator
+from clsrl.evaluation.inference import generate
+from clsrl.evaluation.vllm_backend import VllmGenerator
+from clsrl.models.loading import load_model_and_processor
 from tests.conftest import paper_eval, paper_options
 
 PROMPTS = ["Which colour is this? zebra", "Which colour is this? apple", "Is it mango?"]
@@ -131,7 +131,7 @@ def test_run_evaluation_with_the_vllm_backend_writes_the_usual_files(
     fake_vllm, tiny_model_dir, colours_dir, tmp_path
 ):
     from clsrl.datasets.canonical import load_dataset
-    from clsrl.evaluate import run_evaluation
+    from clsrl.evaluation.evaluate import run_evaluation
     from clsrl.questions import make_questions, write_questions
 
     questions = make_questions(load_dataset(colours_dir), "test", paper_options())
@@ -159,7 +159,7 @@ def test_run_evaluation_with_the_vllm_backend_writes_the_usual_files(
 
 
 def test_the_vllm_backend_refuses_a_cpu_device(fake_vllm, tiny_model_dir):
-    from clsrl.evaluate import load_generator
+    from clsrl.evaluation.evaluate import load_generator
 
     with pytest.raises(ValueError, match="evaluation.backend is 'vllm', which needs a GPU"):
         load_generator(str(tiny_model_dir), "vllm", device="cpu", precision="auto")

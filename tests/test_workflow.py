@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from clsrl.training_spec import launch_command
+from clsrl.training.spec import launch_command
 from tests.conftest import ROOT, run_snakemake
 
 SMALL_CONFIG = ROOT / "tests" / "configs" / "small.yaml"
@@ -176,7 +176,7 @@ def test_every_model_sees_the_same_option_lists(small_run):
 
 
 def test_built_model_reloads_like_a_hub_checkpoint(small_run):
-    from clsrl.modeling import load_model_and_processor
+    from clsrl.models.loading import load_model_and_processor
 
     model, processor = load_model_and_processor(
         str(small_run / "results/base_model/tiny-qwen2-vl"), device="cpu"
@@ -253,7 +253,7 @@ def test_a_multi_gpu_training_job_launches_one_process_per_gpu(tmp_path):
     resources = re.findall(r"rule train:.*?resources: ([^\n]*)", done.stdout, flags=re.S)
     assert len(resources) == 8  # 2 methods x 2 datasets x (all classes, base half)
     assert all("gpu=4" in line for line in resources)  # one allocation with 4 GPUs per job
-    # ... whose script starts 4 processes (clsrl.training_spec.launch_command)
+    # ... whose script starts 4 processes (clsrl.training.spec.launch_command)
     assert launch_command(4, "fsdp.yaml", "python")[1:4] == [
         "-m",
         "accelerate.commands.launch",
@@ -266,7 +266,7 @@ def test_a_known_error_ends_its_job_log_as_one_line_and_others_keep_their_traceb
     import time
 
     from clsrl.fewshot import NotEnoughImagesError
-    from clsrl.workflow import failed_job_messages, job_log
+    from clsrl.joblog import failed_job_messages, job_log
 
     started = time.time() - 1
     known, other = tmp_path / "logs/a/known.log", tmp_path / "logs/b/other.log"

@@ -1,6 +1,8 @@
 """Gather every metrics file into the long table and the summary tables (rule aggregate)."""
 
-from clsrl.aggregate import (
+from clsrl.io import write_atomic
+from clsrl.joblog import job_log
+from clsrl.report.aggregate import (
     collect_metrics,
     fewshot_table,
     seed_agreement_table,
@@ -9,8 +11,6 @@ from clsrl.aggregate import (
     write_table,
     zero_shot_table,
 )
-from clsrl.io import write_atomic
-from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

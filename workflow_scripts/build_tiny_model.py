@@ -2,8 +2,8 @@
 build_tiny_model, build_full_size_model)."""
 
 from clsrl.datasets.demo import demo_texts
-from clsrl.tiny_model import build_tiny_model
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
+from clsrl.models.tiny import build_tiny_model
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -2,8 +2,9 @@
 
 import torch
 
-from clsrl.toy_model import ToySettings, build_toy_model, install_shipped
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
+from clsrl.toy.model import build_toy_model, install_shipped
+from clsrl.toy.settings import ToySettings
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -3,7 +3,7 @@
 from clsrl.datasets.benchmarks import SOURCES
 from clsrl.datasets.sources import fetch_source
 from clsrl.io import write_json
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -2,9 +2,9 @@
 
 import torch
 
-from clsrl.evaluate import EvalSettings, run_evaluation
-from clsrl.gpu_slots import gpu_slots
-from clsrl.workflow import job_log
+from clsrl.compute.gpu_slots import gpu_slots
+from clsrl.evaluation.evaluate import EvalSettings, run_evaluation
+from clsrl.joblog import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):

@@ -1,7 +1,7 @@
 """Generate one built-in demo dataset in the canonical format (rule generate_demo_dataset)."""
 
 from clsrl.datasets.demo import generate_demo_dataset
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -1,9 +1,9 @@
 """Write the test questions of a view (rule make_test_questions)."""
 
 from clsrl.datasets.canonical import load_dataset
+from clsrl.joblog import job_log
 from clsrl.questions import OptionSettings, make_questions, write_questions
 from clsrl.views import View
-from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from clsrl.aggregate import fewshot_rows
-from clsrl.plots import plot_accuracy_bars
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
+from clsrl.report.aggregate import fewshot_rows
+from clsrl.report.plots import plot_accuracy_bars
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from clsrl.plots import plot_reward_curves
-from clsrl.train import LOG_HISTORY_FILE
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
+from clsrl.report.plots import plot_reward_curves
+from clsrl.training.train import LOG_HISTORY_FILE
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

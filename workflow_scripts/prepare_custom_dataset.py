@@ -2,7 +2,7 @@
 
 from clsrl.datasets.custom import prepare_custom
 from clsrl.datasets.writer import ImageChecks, copy_limit
-from clsrl.workflow import job_log
+from clsrl.joblog import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

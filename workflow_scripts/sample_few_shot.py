@@ -2,9 +2,9 @@
 
 from clsrl.datasets.canonical import load_dataset
 from clsrl.fewshot import few_shot_questions
+from clsrl.joblog import job_log
 from clsrl.questions import OptionSettings, write_questions
 from clsrl.views import View
-from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]):

@@ -5,19 +5,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from clsrl.aggregate import fewshot_table, to_markdown
-from clsrl.intervals import SEED_NOTE
 from clsrl.io import write_atomic
-from clsrl.paper import COMPARISON_COLUMNS, compare_with_paper, comparison_note
-from clsrl.plots import plot_delta_heatmap, shared_limit
-from clsrl.study_tables import (
+from clsrl.joblog import job_log
+from clsrl.report.aggregate import fewshot_table, to_markdown
+from clsrl.report.intervals import SEED_NOTE
+from clsrl.report.paper import COMPARISON_COLUMNS, compare_with_paper, comparison_note
+from clsrl.report.plots import plot_delta_heatmap, shared_limit
+from clsrl.report.tables import (
     RL_DIFFERENCE,
     base2new_table,
     by_model,
     crossdataset_matrices,
     rl_difference,
 )
-from clsrl.workflow import job_log
 
 sm = snakemake  # injected by Snakemake's script directive
 METRIC = "lenient_accuracy"  # the paper's metric; the long table holds the strict one too

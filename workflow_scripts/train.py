@@ -1,15 +1,16 @@
-"""Launch one training job (rule train): clsrl.train in one process, or one process per GPU."""
+"""Launch one training job (rule train): clsrl.training.train in one process, or one process per
+GPU."""
 
 import json
 import os
 import sys
 from pathlib import Path
 
-from clsrl.gpu_slots import gpu_slots
-from clsrl.resources import signal_lead_seconds
-from clsrl.study import TRACKING, TRAINED_RUN
-from clsrl.training_spec import launch_command
-from clsrl.workflow import job_log, run_forwarding_signals, time_limit_stop
+from clsrl.compute.gpu_slots import gpu_slots
+from clsrl.compute.resources import signal_lead_seconds
+from clsrl.joblog import job_log, run_forwarding_signals, time_limit_stop
+from clsrl.training.spec import launch_command
+from clsrl.workflow.study import TRACKING, TRAINED_RUN
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
@@ -21,7 +22,14 @@ with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
     )
     command = [
         *launch_command(spec["processes"], str(accelerate_config), sys.executable),
-        *("-m", "clsrl.train", "--spec", json.dumps(spec), "--base-model", sm.params.base_model),
+        *(
+            "-m",
+            "clsrl.training.train",
+            "--spec",
+            json.dumps(spec),
+            "--base-model",
+            sm.params.base_model,
+        ),
         *("--questions", sm.input.questions, "--dataset", sm.input.dataset),
         *("--output", sm.output[0], "--checkpoints", sm.params.checkpoints),
         *("--save-steps", str(runtime.save_steps)),

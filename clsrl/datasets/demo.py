@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw
 
 from clsrl.datasets.canonical import SPLITS, CanonicalDataset, write_dataset
 from clsrl.io import folder_written_atomically
+from clsrl.schema import schema_default
 
 REFERENCE_SIZE = 56  # the image side the drawing sizes below are given for; they scale with it
 LABEL_DIGITS = 3  # images/<split>/<label:03d>_<index:04d>.png
@@ -290,8 +291,6 @@ def generate_demo_dataset(
     hidden sibling folder and renamed to `out_dir` at the end, so a crash never leaves half a
     dataset there (an old `out_dir` then stays as it was).
     """
-    from clsrl.config import schema_default  # the demo_data section's defaults
-
     spec = demo_spec(name)
     counts = _checked_counts(per_class or schema_default("demo_data.per_class"))
     image_size = image_size or schema_default("demo_data.image_size")

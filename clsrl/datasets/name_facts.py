@@ -29,7 +29,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from clsrl.answers import lenient_match, math_verify_reads
+from clsrl.datasets.canonical import load_dataset
 from clsrl.datasets.checks import listed
+from clsrl.prompts import choice_count, problem_text
 
 
 def shared_names(classnames: Sequence[str]) -> dict[str, list[int]]:
@@ -71,9 +73,6 @@ def touched_test_items(pairs: Sequence[tuple[str, str]], test_items: Mapping[str
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: the facts of a prepared dataset folder (clsrl.datasets.canonical)."""
-    from clsrl.datasets.canonical import load_dataset
-    from clsrl.prompts import choice_count, problem_text
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset_dir", type=Path)
     args = parser.parse_args(argv)

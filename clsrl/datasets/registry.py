@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from clsrl.answers import math_verify_reads
 from clsrl.datasets.benchmarks import BENCHMARKS
 from clsrl.datasets.demo import DEMO_DATASETS
 
@@ -84,8 +85,6 @@ def math_verify_may_fire(name: str) -> bool:
     if name in BENCHMARKS:
         return BENCHMARKS[name].math_verify_fires
     if name in DEMO_DATASETS:
-        from clsrl.answers import math_verify_reads
-
         return any(math_verify_reads(classname) for classname in DEMO_DATASETS[name].classnames)
     return True
 

@@ -29,7 +29,10 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+from clsrl.datasets.checks import check_classes, listed
+from clsrl.datasets.custom import list_hf_dataset, read_image_folder
 from clsrl.io import looks_like_local_path
+from clsrl.methods import resolve_methods
 
 SOURCES = ("image_folder", "hf_dataset")
 HF_DICT_FILE = "dataset_dict.json"  # a DatasetDict saved with save_to_disk
@@ -101,15 +104,12 @@ def custom_source_problems(name: str, spec: dict, study: dict | None = None) -> 
                 )
     if problems or not study:
         return problems
-    from clsrl.datasets.custom import list_hf_dataset
 
     return listing_problems(name, lambda: list_hf_dataset(name, spec)[0], study)
 
 
 def image_folder_problems(name: str, spec: dict, study: dict) -> list[str]:
     """`listing_problems` of an image folder (the layout rules of clsrl.datasets.custom too)."""
-    from clsrl.datasets.custom import read_image_folder
-
     return listing_problems(
         name, lambda: read_image_folder(name, spec, Path("unused"), log=lambda line: None), study
     )
@@ -120,8 +120,6 @@ def listing_problems(name: str, read_listing, study: dict) -> list[str]:
     alone, checked as the preparation job would (clsrl.datasets.checks.check_classes: empty
     classes, names equal but for case, a class without training or test images; the source's
     own rules), and each trained class's training images against the study's shots."""
-    from clsrl.datasets.checks import check_classes, listed
-
     try:
         converted = read_listing()
         check_classes(converted.classnames, converted.rows, name, converted.shared_names)
@@ -149,8 +147,6 @@ def listing_problems(name: str, read_listing, study: dict) -> list[str]:
 
 def _trains_on(study: dict, name: str) -> bool:
     """Whether the study trains a model on dataset `name` (some method of it has a trainer)."""
-    from clsrl.methods import resolve_methods
-
     methods = resolve_methods(study["method_variants"])
     trained = any(methods[m].trainer for m in study["methods"] if m in methods)
     return trained and name in study["datasets"]

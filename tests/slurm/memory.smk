@@ -4,7 +4,7 @@
 # the retry's 2,000 MB leave ~500 MB to spare (with a 700 MB block and 1,200 MB it once failed).
 import sys
 
-from clsrl.resources import grown
+from clsrl.compute.resources import grown
 
 
 rule all:

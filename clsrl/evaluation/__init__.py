@@ -1,0 +1,1 @@
+"""Evaluation: one model answers one target's test questions (transformers or vLLM)."""

@@ -1,0 +1,1 @@
+"""The report: metrics gathered into tables, intervals, plots and the paper's comparison."""
