@@ -33,7 +33,7 @@ from clsrl.questions import write_questions  # noqa: E402
 from clsrl.toy.model import install_shipped  # noqa: E402
 from clsrl.training.train import runtime_from, train  # noqa: E402
 from tests.conftest import paper_options  # noqa: E402
-from tests.test_faults import (  # noqa: E402
+from tests.training.test_faults import (  # noqa: E402
     Crash,
     crash_after_commit,
     fault_spec,

@@ -18,7 +18,7 @@ The record, `bench/results/toy_study.json`, holds the commit of the code that ra
 the machine; docs/toy-world.md "The toy world" shows the table rendered from it (mean and 95%
 interval over seeds, Student's t) between its `toy-study` markers, rewritten by this script;
 tests/test_docs.py checks that the README's table is the record's, and the pinned learning
-tests (tests/test_toy_world.py) that their seeds reproduce the recorded accuracies.
+tests (tests/toy/test_toy_world.py) that their seeds reproduce the recorded accuracies.
 """
 
 from __future__ import annotations

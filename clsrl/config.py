@@ -23,21 +23,11 @@ import jsonschema
 from clsrl.datasets.registry import known_datasets
 from clsrl.methods import METHODS, TRAINER_PRESETS, resolve_methods
 from clsrl.models import base_models as base_model_config
-from clsrl.models.base_models import BUILTIN_PREFIX
+from clsrl.models.base_models import BUILTIN_MODELS, BUILTIN_PREFIX, is_builtin_model
 from clsrl.schema import fill_defaults, load_schema
 from clsrl.trl_settings import check_trl_value, trl_key_problems
 
 MAX_SUGGESTIONS = 3
-# The tiny random models rule build_tiny_model makes, each with its clsrl.models.tiny shape.
-TINY_BUILDS = {
-    "tiny-qwen2-vl": "tiny",
-    "tiny-qwen2.5-vl": "tiny-qwen2.5-vl",
-    "tiny-qwen3-vl": "tiny-qwen3-vl",
-    "tiny-gemma3": "tiny-gemma3",
-    "tiny-idefics3": "tiny-idefics3",
-}
-TINY_BUILTIN_MODELS = (*TINY_BUILDS, "toy-qwen2-vl")  # ~220k parameters: CPU-sized
-BUILTIN_MODELS = (*TINY_BUILTIN_MODELS, "qwen2-vl-2b-random")
 
 
 class ConfigError(ValueError):
@@ -364,13 +354,3 @@ def _variant_problems(config: dict, methods: dict) -> list[str]:
                 "list one or more (e.g. thinking_format, thinking_accuracy)."
             )
     return problems
-
-
-def is_builtin_model(name: str) -> bool:
-    """Whether the base model is one the workflow builds itself (e.g. builtin:tiny-qwen2-vl)."""
-    return name.startswith(BUILTIN_PREFIX)
-
-
-def is_tiny_builtin_model(name: str) -> bool:
-    """Whether the base model is a CPU-sized built-in one (the tiny or the toy model)."""
-    return name.removeprefix(BUILTIN_PREFIX) in TINY_BUILTIN_MODELS and is_builtin_model(name)

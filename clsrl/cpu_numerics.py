@@ -9,7 +9,7 @@ model end in different weights with ATen's AVX2 kernels than with its AVX-512 on
 
 Pinned, a process uses ATen's portable kernels, MKL's conditional numerical reproducibility
 (`MKL_CBWR=COMPATIBLE,STRICT`), no oneDNN and one thread: the same weights whatever instruction
-set MKL or oneDNN are allowed (tests/test_toy_world.py checks it), about 1.5x slower. The toy
+set MKL or oneDNN are allowed (tests/toy/test_toy_world.py checks it), about 1.5x slower. The toy
 world's learning tests run pinned, so they rest on the pinned toy model and these numerics, not
 on the machine; so does the toy study (bench/toy_study.py), whose table the README quotes.
 

@@ -16,9 +16,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from clsrl.datasets.canonical import CanonicalDataset
+from clsrl.datasets.canonical import CanonicalDataset, load_dataset
 from clsrl.datasets.checks import listed
-from clsrl.questions import OptionSettings, make_questions
+from clsrl.questions import OptionSettings, make_questions, write_questions
+from clsrl.views import View
 
 
 class NotEnoughImagesError(ValueError):
@@ -74,3 +75,18 @@ def few_shot_questions(
     )
     subset = replace(dataset, items=chosen)
     return make_questions(subset, "train", settings, classes=classes)
+
+
+def write_few_shot(
+    dataset_dir: str, out: str, shots: int, seed: int, options: dict, half, allow_fewer: bool
+) -> int:
+    """Draw a view's seeded few-shot training set and write it as questions (rule
+    sample_few_shot); `options` are OptionSettings fields but the seed. Returns how many."""
+    dataset = load_dataset(dataset_dir)
+    classes = View(dataset.name, half).classes(dataset.num_classes)
+    settings = OptionSettings(**options, seed=seed)
+    questions = few_shot_questions(
+        dataset, shots, seed, settings, classes=classes, allow_fewer=allow_fewer
+    )
+    write_questions(out, questions)
+    return len(questions)

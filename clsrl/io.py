@@ -126,3 +126,9 @@ def looks_like_local_path(name_or_path: str) -> bool:
         or name_or_path.startswith((".", "~"))
         or len(path.parts) > 2
     )
+
+
+def subfolders(folder: str | os.PathLike) -> list[str]:
+    """Sorted names of the sub-folders of `folder` but the hidden ones (`.name`)."""
+    with os.scandir(folder) as entries:
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))

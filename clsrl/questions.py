@@ -135,6 +135,16 @@ def read_questions(path: str | Path) -> list[dict]:
     return read_jsonl(path)
 
 
+def write_test_questions(dataset_dir: str, out: str, options: dict, seed: int, half) -> int:
+    """Write the test questions of a view (rule make_test_questions): the dataset's, or one half
+    of its classes'; `options` are OptionSettings fields but the seed. Returns how many."""
+    dataset = load_dataset(dataset_dir)
+    classes = View(dataset.name, half).classes(dataset.num_classes)
+    questions = make_questions(dataset, "test", OptionSettings(**options, seed=seed), classes)
+    write_questions(out, questions)
+    return len(questions)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset_dir")

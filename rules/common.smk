@@ -5,7 +5,8 @@ import sys
 import time
 from pathlib import Path
 
-from clsrl.config import TINY_BUILDS, ConfigError
+from clsrl.config import ConfigError
+from clsrl.models.base_models import TINY_BUILDS
 from clsrl.datasets.registry import datasets_of_kind
 from clsrl.datasets.source_checks import (
     custom_source_state,

@@ -1,12 +1,12 @@
 # The base model: built offline for the tiny random models of every family (builtin:tiny-qwen2-vl,
-# tiny-qwen2.5-vl, tiny-qwen3-vl, tiny-gemma3, tiny-idefics3: clsrl.config.TINY_BUILDS),
+# tiny-qwen2.5-vl, tiny-qwen3-vl, tiny-gemma3, tiny-idefics3: clsrl.models.base_models.BUILTIN_MODELS),
 # builtin:toy-qwen2-vl and builtin:qwen2-vl-2b-random; hub names and local paths need no rule.
 
 
 rule build_tiny_model:
     """builtin:tiny-qwen2-vl, tiny-qwen2.5-vl, tiny-qwen3-vl, tiny-gemma3 and
     tiny-idefics3: tiny random models built offline (clsrl.models.tiny;
-    clsrl.config.TINY_BUILDS gives each its shape)."""
+    clsrl.models.base_models.BUILTIN_MODELS gives each its shape)."""
     output:
         directory(BASE_MODEL.format(name="{tiny}")),
     log:

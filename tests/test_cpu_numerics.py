@@ -1,6 +1,6 @@
 """Pinned CPU numerics (clsrl.cpu_numerics): the environment, the refusal of an unpinned process,
 the command-line runner. That pinned runs give the same weights whatever instruction sets MKL and
-oneDNN may use is checked in tests/test_toy_world.py (it trains)."""
+oneDNN may use is checked in tests/toy/test_toy_world.py (it trains)."""
 
 import json
 import os

@@ -83,3 +83,27 @@ def test_the_toy_study_record_names_the_commit_and_date_it_came_from():
     assert re.fullmatch(r"[0-9a-f]{40}", record["commit"])
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", record["date"])
     assert record["cpu_numerics"] == "pinned"
+
+
+def markdown_rows(text: str) -> list[str]:
+    """The lines of the first Markdown table in `text`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
+
+
+def test_the_demo_table_of_the_docs_is_the_copied_demo_result_and_names_its_commit():
+    page = (ROOT / "docs/toy-world.md").read_text()
+    shown = page.split("### What the demo shows", 1)[1]
+    assert markdown_rows(shown) == markdown_rows((ROOT / "docs/demo/fewshot.md").read_text())
+    record = json.loads((ROOT / "docs/demo/record.json").read_text())
+    assert record["commits"] and not record["dirty"]
+
+
+def test_the_seed_agreement_the_docs_quote_is_the_copied_demo_result():
+    rows = markdown_rows((ROOT / "docs/demo/seed_agreement.md").read_text())
+    cells = {tuple(c.strip() for c in row.strip("|").split("|")) for row in rows[2:]}
+    by_run = {(c[1], c[3], c[6]): (c[8], c[9]) for c in cells}
+    assert by_run["no-thinking", "demo-shapes", "demo-shapes"] == ("18.75, 18.75", "0.25")
+    assert by_run["cls-rl", "demo-shapes", "demo-shapes"] == ("16.67, 16.67", "0.94")

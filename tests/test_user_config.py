@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SNAKEMAKE, run_snakemake
-from tests.test_custom_datasets import QUESTION, class_folders, split_folders
-from tests.test_workflow import planned_jobs
+from tests.datasets.test_custom_datasets import QUESTION, class_folders, split_folders
+from tests.workflow.test_workflow import planned_jobs
 
 pytestmark = pytest.mark.workflow
 PAPER_LINE = (

@@ -114,8 +114,8 @@ STARTUP_MINUTES = 10  # imports, loading the model and the dataset
 # scaled by parameters for other models, never under the floor.
 MEM_MB = {"train": 16000, "evaluate": 8000, "prepare": 8000}
 TINY_MEM_MB = 2000  # the floor: the built-in tiny and toy models (the demo and tests)
-# Qwen2-VL-2B-Instruct, whose figures the cost models are (tests/test_model_size.py checks these
-# against clsrl.models.size): parameters and the tokens of one question with its image.
+# Qwen2-VL-2B-Instruct, whose figures the cost models are (tests/models/test_model_size.py checks
+# these against clsrl.models.size): parameters and the tokens of one question with its image.
 REFERENCE_PARAMETERS = 2_208_985_600
 REFERENCE_PROMPT_TOKENS = 1450
 DEFAULT_IMAGE_SIDE = 384  # images.resize 0 keeps each image's size: estimates assume this one

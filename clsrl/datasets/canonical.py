@@ -378,13 +378,13 @@ def _fail_on_rows(frame: pd.DataFrame, bad: pd.Series, origin: _RowOrigin, probl
     positions = np.flatnonzero(bad.to_numpy(dtype=bool))
     if positions.size == 0:
         return
-    listed = "; ".join(
+    rows = [
         f"{origin.name(p)} (image {_plain(frame['image'].iat[p])!r}, label "
         f"{_plain(frame['label'].iat[p])!r}, split {_plain(frame['split'].iat[p])!r})"
         for p in positions[:MAX_LISTED]
-    )
-    more = f" and {positions.size - MAX_LISTED} more" if positions.size > MAX_LISTED else ""
-    raise DatasetFormatError(f"{origin.source}: {problem}: {listed}{more}")
+    ]
+    rows = listed(rows, sep="; ", total=positions.size)
+    raise DatasetFormatError(f"{origin.source}: {problem}: {rows}")
 
 
 def _plain(value):

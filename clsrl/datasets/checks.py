@@ -55,15 +55,26 @@ class UnreadableImagesError(DatasetFormatError):
     """Images that exist but cannot be decoded (corrupt or truncated)."""
 
 
-def listed(names: Iterable, limit: int = MAX_LISTED, quote: bool = False) -> str:
-    """The first `limit` names, then how many more.
+def listed(
+    names: Iterable,
+    limit: int = MAX_LISTED,
+    quote: bool = False,
+    sep: str = ", ",
+    total: int | None = None,
+) -> str:
+    """The first `limit` names, then how many more (`total`: how many there are, when `names`
+    holds only the first ones).
 
     >>> listed(["a", "b", "c"], limit=2), listed(["a"], quote=True)
     ('a, b and 1 more', "'a'")
+    >>> listed(["row 1", "row 2"], sep="; ", total=40)
+    'row 1; row 2 and 38 more'
     """
     names = list(names)
-    shown = ", ".join(repr(name) if quote else str(name) for name in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    total = len(names) if total is None else total
+    shown = names[:limit]
+    text = sep.join(repr(name) if quote else str(name) for name in shown)
+    return text + (f" and {total - len(shown)} more" if total > len(shown) else "")
 
 
 def missing_images(root: Path, images: Sequence[str]) -> list[str]:

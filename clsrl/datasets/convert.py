@@ -23,6 +23,7 @@ from pathlib import Path
 
 from clsrl.datasets.benchmarks import Benchmark
 from clsrl.datasets.checks import listed
+from clsrl.io import subfolders
 
 COOP_SPLITS = ("train", "val", "test")
 FGVC_SPLIT_FILE = "images_variant_{split}.txt"
@@ -222,11 +223,10 @@ def read_imagenet_folders(benchmark: Benchmark, coop_dir: Path) -> Converted:
 
 
 def _subfolders(folder: Path) -> list[str]:
-    """Sorted names of the non-hidden sub-folders."""
+    """Sorted names of the non-hidden sub-folders; a missing folder named with its fix."""
     if not folder.is_dir():
         raise DatasetConversionError(f"{folder} is missing; place the class folders there")
-    with os.scandir(folder) as entries:
-        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    return subfolders(folder)
 
 
 Reader = Callable[[Benchmark, Path], Converted]

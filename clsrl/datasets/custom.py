@@ -33,6 +33,7 @@ from clsrl.datasets.checks import listed
 from clsrl.datasets.convert import Converted, DatasetConversionError
 from clsrl.datasets.download import Log
 from clsrl.datasets.writer import IMAGES, ImageChecks, write_prepared
+from clsrl.io import subfolders
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 HF_SPLITS = {"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
@@ -137,7 +138,7 @@ def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conv
         raise CustomDatasetError(
             f"config key 'custom_datasets.{name}.image_folder': {root} is not a folder"
         )
-    top = _subfolders(root)
+    top = subfolders(root)
     _refuse_loose_images(root)
     _refuse_other_split_names(root, top)
     if top and set(top) <= set(SPLITS):
@@ -175,10 +176,6 @@ def read_image_folder(name: str, spec: Mapping, out_dir: Path, log: Log) -> Conv
     rows = [{"image": r["image"], "label": label_of[r["class"]], "split": r["split"]} for r in rows]
     classnames = _apply_classnames(name, raw, spec.get("classnames"))
     return Converted(classnames, rows, root, str(root), _shared(spec))
-
-
-def _subfolders(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _images_in(folder: Path) -> list[str]:
@@ -223,13 +220,13 @@ def _class_images(folder: Path) -> dict[str, list[str]]:
     images in a sub-folder of a class folder, or a backslash in a folder's name are errors that
     name them."""
     _refuse_loose_images(folder)
-    for class_name in _subfolders(folder):
+    for class_name in subfolders(folder):
         if "\\" in class_name:
             raise CustomDatasetError(
                 f"{folder / class_name}: a backslash in a class folder's name; paths in the "
                 "manifest use / and no \\: rename the folder"
             )
-        for inner in _subfolders(folder / class_name):
+        for inner in subfolders(folder / class_name):
             nested = _images_below(folder / class_name / inner)
             if nested:
                 raise CustomDatasetError(
@@ -238,7 +235,7 @@ def _class_images(folder: Path) -> dict[str, list[str]]:
                     f"folder itself: move them up into {folder / class_name}, or make "
                     f"{inner}/ a class folder of its own"
                 )
-    classes = {class_name: _images_in(folder / class_name) for class_name in _subfolders(folder)}
+    classes = {class_name: _images_in(folder / class_name) for class_name in subfolders(folder)}
     if not classes:
         raise CustomDatasetError(f"{folder} has no class folders; put each class's images in one")
     return classes

@@ -1,7 +1,8 @@
 """Facts that follow from a dataset's class names alone, computed by the code that scores answers.
 
 Some behaviour of the study depends on nothing but the class names, so it can be known before a
-model runs, and checked against the real names (tests/data/real_names, tests/test_real_names.py):
+model runs, and checked against the real names (tests/data/real_names,
+tests/datasets/test_real_names.py):
 
 - `shared_names`: names that two or more classes share (ImageNet's CLIP names: "missile" and
   "sunglasses"); such classes are one answer for every reward and metric;

@@ -16,11 +16,49 @@ jobs):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from clsrl.io import looks_like_local_path
 
 BUILTIN_PREFIX = "builtin:"
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A base model the workflow makes itself (`builtin:NAME`): the clsrl.models.tiny shape it is
+    built with (whose `architecture` is its family's model_type), its parameter count (None: read
+    from the shipped config.json of the real model it copies, clsrl.models.size) and its rule."""
+
+    shape: str
+    parameters: int | None
+    rule: str = "build_tiny_model"
+
+
+# Every built-in model, in one table (tests/models/test_model_size.py checks the counts against
+# builds).
+BUILTIN_MODELS = {
+    "tiny-qwen2-vl": BuiltinModel("tiny", 219_392),
+    "tiny-qwen2.5-vl": BuiltinModel("tiny-qwen2.5-vl", 223_456),
+    "tiny-qwen3-vl": BuiltinModel("tiny-qwen3-vl", 256_288),
+    "tiny-gemma3": BuiltinModel("tiny-gemma3", 178_496),
+    "tiny-idefics3": BuiltinModel("tiny-idefics3", 184_288),
+    # tiny-qwen2-vl after its pre-training (clsrl.toy): the shipped copy, or pre-trained anew
+    "toy-qwen2-vl": BuiltinModel("tiny", 219_392, rule="build_toy_model"),
+    # Qwen2-VL-2B-Instruct's architecture with random weights (bf16): the rehearsal at full size
+    "qwen2-vl-2b-random": BuiltinModel("qwen2-vl-2b", None, rule="build_full_size_model"),
+}
+# name -> shape of the models rule build_tiny_model makes
+TINY_BUILDS = {
+    name: model.shape for name, model in BUILTIN_MODELS.items() if model.rule == "build_tiny_model"
+}
+
+
+def is_builtin_model(name: str) -> bool:
+    """Whether the base model is one the workflow builds itself (e.g. builtin:tiny-qwen2-vl)."""
+    return name.startswith(BUILTIN_PREFIX)
+
+
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 

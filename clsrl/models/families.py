@@ -34,7 +34,7 @@ the output head, whatever its name) nor the image pixels (the checkpoint's proce
 
 To add a family: an entry in FAMILIES with the facts above, a tiny random builder in
 clsrl.models.tiny (its real architecture, processor and chat template), and its row in the
-family tests (tests/test_families.py), which train and evaluate it end to end.
+family tests (tests/models/test_families.py), which train and evaluate it end to end.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def family_for(model_type: str, model: str | None = None) -> Family:
     raise UnknownFamilyError(
         f"model_type {model_type!r}{source} is not a supported model family; supported: "
         f"{supported}. To add it: an entry in clsrl/models/families.py FAMILIES, a tiny builder in "
-        "clsrl/models/tiny.py and its row in tests/test_families.py (docs/model-families.md)"
+        "clsrl/models/tiny.py and its row in tests/models/test_families.py (docs/model-families.md)"
     )
 
 

@@ -97,7 +97,7 @@ CHAT_TEMPLATE = (
 
 # Qwen/Qwen3-VL-2B-Instruct's chat template (the Qwen3-VL Instruct checkpoints share it),
 # verbatim: its sha256 is that of the template the Qwen3-VL-8B-Instruct GGUF files carry
-# (tests/test_tiny_model.py checks it). No default system turn.
+# (tests/models/test_tiny_model.py checks it). No default system turn.
 QWEN3_VL_CHAT_TEMPLATE = "\n".join(
     (
         "{%- if tools %}",

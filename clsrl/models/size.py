@@ -20,23 +20,18 @@ from importlib import resources
 from pathlib import Path
 
 from clsrl.io import looks_like_local_path
-from clsrl.models.base_models import BUILTIN_PREFIX
+from clsrl.models.base_models import BUILTIN_MODELS, BUILTIN_PREFIX
 from clsrl.models.hub import hub_offline
 
 # Qwen/Qwen2-VL-2B-Instruct's config.json, shipped: the paper's model (used without a hub cache)
 # and builtin:qwen2-vl-2b-random's architecture.
 REFERENCE_MODEL = "Qwen/Qwen2-VL-2B-Instruct"
 REFERENCE_CONFIG = "model_configs/Qwen2-VL-2B-Instruct"
-REFERENCE_BUILTINS = ("qwen2-vl-2b-random",)
-# The tiny built-in models' parameter counts (tests/test_model_size.py checks them against the
-# builds); their memory and time are floors, whatever their shapes.
+# The built-in models copying a real model's architecture; the tiny ones' parameter counts (their
+# memory and time are floors, whatever their shapes).
+REFERENCE_BUILTINS = tuple(name for name, model in BUILTIN_MODELS.items() if not model.parameters)
 TINY_PARAMETERS = {
-    "tiny-qwen2-vl": 219_392,
-    "toy-qwen2-vl": 219_392,
-    "tiny-qwen2.5-vl": 223_456,
-    "tiny-qwen3-vl": 256_288,
-    "tiny-gemma3": 178_496,
-    "tiny-idefics3": 184_288,
+    name: model.parameters for name, model in BUILTIN_MODELS.items() if model.parameters
 }
 # A question's text without its image: the instruction and a 100-name option list, in tokens of
 # Qwen2-VL's tokenizer (bench/rehearsal.py measures 1,450 with the image's 196 tokens).

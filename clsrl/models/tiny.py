@@ -87,13 +87,11 @@ from clsrl.models.family_vocabularies import (
     BOI,
     CHAT_TEMPLATE,
     DEFAULT_SYSTEM_PROMPT,
-    ENDOFTEXT,
     EOI,
     GEMMA3_CHAT_TEMPLATE,
     GEMMA3_VOCABULARY,
     IDEFICS3_CHAT_TEMPLATE,
     IDEFICS3_VOCABULARY,
-    IM_END,
     IMAGE_PAD,
     IMAGE_SOFT,
     QWEN3_VL_CHAT_TEMPLATE,
@@ -179,15 +177,21 @@ def _eos_ids(ids: dict[str, int], vocabulary: Vocabulary) -> int | list[int]:
     return [ids[vocabulary.eos], *(ids[token] for token in vocabulary.stop)]
 
 
+def _text_ids(ids: dict[str, int], vocabulary: Vocabulary, shape: ModelShape) -> dict:
+    """The text config's vocabulary size and special token ids (a family without a bos token,
+    Qwen's, uses its pad token, <|endoftext|>, as bos)."""
+    return {
+        "vocab_size": shape.vocab_size,
+        "bos_token_id": ids[vocabulary.bos or vocabulary.pad],
+        "eos_token_id": _eos_ids(ids, vocabulary),
+        "pad_token_id": ids[vocabulary.pad],
+    }
+
+
 def _qwen_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
     """Qwen2-VL and Qwen2.5-VL: vision start/end and image/video pads, bos = <|endoftext|>."""
     ids = token_ids(tokenizer, arch.vocabulary)
-    text_ids = {
-        "vocab_size": shape.vocab_size,
-        "bos_token_id": ids[ENDOFTEXT],
-        "eos_token_id": ids[IM_END],
-        "pad_token_id": ids[ENDOFTEXT],
-    }
+    text_ids = _text_ids(ids, arch.vocabulary, shape)
     return arch.config_class(
         text_config={**shape.text, **text_ids},
         vision_config=dict(shape.vision),
@@ -203,12 +207,7 @@ def _qwen_config(arch: Architecture, tokenizer, shape: ModelShape) -> Pretrained
 def _qwen3_vl_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
     """Qwen3-VL: Qwen's tokens; the token ids live in the text config only."""
     ids = token_ids(tokenizer, arch.vocabulary)
-    text_ids = {
-        "vocab_size": shape.vocab_size,
-        "bos_token_id": ids[ENDOFTEXT],
-        "eos_token_id": _eos_ids(ids, arch.vocabulary),
-        "pad_token_id": ids[ENDOFTEXT],
-    }
+    text_ids = _text_ids(ids, arch.vocabulary, shape)
     return arch.config_class(
         text_config={**shape.text, **text_ids},
         vision_config=dict(shape.vision),
@@ -224,12 +223,7 @@ def _gemma3_config(arch: Architecture, tokenizer, shape: ModelShape) -> Pretrain
     """Gemma 3: begin/end of image and the soft image token; tied embeddings as Gemma's."""
     vocabulary = arch.vocabulary
     ids = token_ids(tokenizer, vocabulary)
-    text_ids = {
-        "vocab_size": shape.vocab_size,
-        "bos_token_id": ids[vocabulary.bos],
-        "eos_token_id": _eos_ids(ids, vocabulary),
-        "pad_token_id": ids[vocabulary.pad],
-    }
+    text_ids = _text_ids(ids, vocabulary, shape)
     return arch.config_class(
         text_config={**shape.text, **text_ids},
         vision_config=dict(shape.vision),
@@ -244,12 +238,7 @@ def _idefics3_config(arch: Architecture, tokenizer, shape: ModelShape) -> Pretra
     """Idefics3: a Llama text model, the <image> token, the pixel-shuffle scale factor."""
     vocabulary = arch.vocabulary
     ids = token_ids(tokenizer, vocabulary)
-    text_ids = {
-        "vocab_size": shape.vocab_size,
-        "bos_token_id": ids[vocabulary.bos],
-        "eos_token_id": _eos_ids(ids, vocabulary),
-        "pad_token_id": ids[vocabulary.pad],
-    }
+    text_ids = _text_ids(ids, vocabulary, shape)
     return arch.config_class(
         text_config={"model_type": "llama", **shape.text, **text_ids},
         vision_config=dict(shape.vision),

@@ -173,25 +173,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def launch_command(processes: int, accelerate_config: str, python: str) -> list[str]:
-    """How a training job starts clsrl.training.train: in-process Python for one process, else
-    `accelerate launch` with one process per GPU.
-
-    >>> launch_command(1, "fsdp.yaml", "python")
-    ['python']
-    >>> launch_command(4, "fsdp.yaml", "python")[3:]
-    ['--num_processes', '4', '--config_file', 'fsdp.yaml']
-    """
-    if processes == 1:
-        return [python]
-    return [
-        python,
-        "-m",
-        "accelerate.commands.launch",
-        "--num_processes",
-        str(processes),
-        "--config_file",
-        accelerate_config,
-    ]

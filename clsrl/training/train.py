@@ -106,7 +106,7 @@ def training_rows(questions: list[dict], dataset_root: Path, spec: dict) -> list
 # Trainable weights (and so the optimizer's states) stay in float32 whatever the compute dtype:
 # an update of lr 1e-6 is ~100x smaller than bf16's spacing near |w| = 0.02 and would round away.
 # bf16 is the compute dtype (autocast), as with DeepSpeed ZeRO's fp32 master weights. The learning
-# test swaps this for bfloat16 as its control (tests/test_train.py).
+# test swaps this for bfloat16 as its control (tests/training/test_train.py).
 MASTER_WEIGHTS_DTYPE = torch.float32
 
 

@@ -34,11 +34,11 @@ from dataclasses import asdict
 from functools import cached_property
 
 from clsrl.compute.sizing import base_sizes, memory_problems
-from clsrl.config import ConfigError, is_builtin_model, protocol_in_force, validate_config
+from clsrl.config import ConfigError, protocol_in_force, validate_config
 from clsrl.datasets.source_checks import resolve_relative_sources, source_problems
 from clsrl.evaluation.runtime import EvaluationRuntime, evaluation_runtime
 from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
-from clsrl.models.base_models import BUILTIN_PREFIX, base_models
+from clsrl.models.base_models import BUILTIN_PREFIX, base_models, is_builtin_model
 from clsrl.prompts import wording_in_effect
 from clsrl.questions import option_params
 from clsrl.toy.settings import shipped_digest, shipped_settings, tiny_model_params, toy_settings

@@ -13,9 +13,9 @@ import torch
 import clsrl.training.train
 from clsrl.compute.gpu_oom import MARK, GpuOutOfMemory
 from tests.conftest import ROOT, run_snakemake
-from tests.test_faults import train_in_process
-from tests.test_train import questions as questions  # the fixture
-from tests.test_train import spec_for
+from tests.training.test_faults import train_in_process
+from tests.training.test_train import questions as questions  # the fixture
+from tests.training.test_train import spec_for
 
 CUDA_MESSAGE = (
     "CUDA out of memory. Tried to allocate 2.31 GiB. GPU 0 has a total capacity of 79.19 GiB of "

@@ -1,6 +1,6 @@
 """Restoring a checkpoint (clsrl.training.restore), the checks on checkpoints
 (clsrl.training.checkpoints), full disks in words (clsrl.compute.disk_space) and staging folders
-(clsrl.io). The whole-run outcomes of each fault are in tests/test_faults.py."""
+(clsrl.io). The whole-run outcomes of each fault are in tests/training/test_faults.py."""
 
 import errno
 import json
@@ -15,8 +15,8 @@ from clsrl.compute.disk_space import DiskFull, disk_full_explained, is_full_disk
 from clsrl.models.loading import load_model_and_processor
 from clsrl.training.checkpoints import COMMIT_FILE, checkpoint_problem, file_sizes, spec_hash
 from clsrl.training.restore import CheckpointMismatch, load_full_weights, weight_checksum
-from tests.test_train import questions as questions  # the fixture
-from tests.test_train import spec_for
+from tests.training.test_train import questions as questions  # the fixture
+from tests.training.test_train import spec_for
 
 
 def test_a_checksum_sees_one_changed_bit_in_a_large_tensor_and_not_the_device_order():
@@ -113,7 +113,7 @@ def test_a_resume_that_misses_a_part_of_the_checkpoint_stops(
     from transformers import Trainer
 
     from clsrl.training.train import runtime_from, train
-    from tests.test_faults import Crash, crash_after_commit
+    from tests.training.test_faults import Crash, crash_after_commit
 
     # GRPO: its sampling draws on the generators, so their states at step 2 are not a fresh seed's
     spec = spec_for("no-thinking", {"max_steps": 4}, learning_rate=0.01)

@@ -1,6 +1,6 @@
 """Several base models in one study (clsrl.models.base_models): labels, config errors, and every job
 of the study per model. The workflow side (one table with both, reruns limited to an added model)
-is in tests/test_reruns.py."""
+is in tests/workflow/test_reruns.py."""
 
 import pytest
 

@@ -402,7 +402,7 @@ def digests_in_processes(tmp_path, environments: dict[str, dict]) -> dict[str, s
     for name, changes in environments.items():
         env = {**os.environ, **{k: v for k, v in changes.items() if k != "pinned"}}
         code = (
-            "import sys; from tests.test_toy_world import short_run_digest; "
+            "import sys; from tests.toy.test_toy_world import short_run_digest; "
             f"print(short_run_digest(sys.argv[1], {changes.get('pinned', False)}))"
         )
         command = [sys.executable, "-c", code, str(tmp_path / name)]

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, run_snakemake
-from tests.test_custom_datasets import _save, class_folders
-from tests.test_workflow import planned_jobs
+from tests.datasets.test_custom_datasets import _save, class_folders
+from tests.workflow.test_workflow import planned_jobs
 
 pytestmark = pytest.mark.workflow
 

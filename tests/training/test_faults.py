@@ -25,12 +25,12 @@ from clsrl.io import read_json
 from clsrl.training.checkpoints import COMMIT_FILE, CommitCheckpoints
 from clsrl.training.train import EXIT_STOPPED, RECORD_FILE, runtime_from, train
 from tests.conftest import paper_options
-from tests.test_train import questions as questions  # the fixture
-from tests.test_train import spec_for, train_command, weights
+from tests.training.test_train import questions as questions  # the fixture
+from tests.training.test_train import spec_for, train_command, weights
 
 pytestmark = pytest.mark.faults
 WAIT_S = 120
-ROOT_DIR = Path(__file__).resolve().parents[1]
+ROOT_DIR = Path(__file__).resolve().parents[2]
 STEPS, SAVE_EVERY = 8, 2  # the probe: 8 steps, a checkpoint every 2
 LORA = {"enabled": True, "r": 4, "alpha": 8}
 
@@ -851,7 +851,8 @@ def test_every_test_the_faults_table_names_exists():
     table = (ROOT_DIR / "docs" / "faults.md").read_text()
     named = re.findall(r"`(test_\w+\.py)?(?:::)?(test_\w+)?`", table)
     assert len(named) > 30
-    every_file = "".join(p.read_text() for p in (ROOT_DIR / "tests").glob("test_*.py"))
+    test_files = {path.name: path for path in (ROOT_DIR / "tests").rglob("test_*.py")}
+    every_file = "".join(path.read_text() for path in test_files.values())
     for module, function in named:
-        source = (ROOT_DIR / "tests" / module).read_text() if module else every_file
+        source = test_files[module].read_text() if module else every_file
         assert not function or f"def {function}(" in source, (module, function)

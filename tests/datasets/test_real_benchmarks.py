@@ -22,8 +22,8 @@ from clsrl.datasets.prepare import DatasetLayoutError, ManualStepRequired, prepa
 from clsrl.datasets.sources import coop_dir, fetch_source
 from clsrl.datasets.writer import ImageChecks
 from tests.benchmark_archives import StandIn, image_tag, jpeg, stand_in, sun397_folder
+from tests.datasets.test_download import Loopback
 from tests.real_names import real_classnames
-from tests.test_download import Loopback
 
 CHECKS = ImageChecks(decode=True, skip_unreadable=False, threads=2)
 

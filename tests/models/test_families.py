@@ -6,7 +6,8 @@ steps: SFT (full and LoRA), CLS-RL and No-Thinking GRPO, evaluation in both prom
 import pytest
 import torch
 
-from clsrl.config import TINY_BUILDS, validate_config
+from clsrl.config import validate_config
+from clsrl.models.base_models import TINY_BUILDS
 from clsrl.models.families import FAMILIES, UnknownFamilyError, family_for, suppressed_token_ids
 from tests.conftest import paper_eval, paper_options
 
@@ -100,7 +101,7 @@ def test_grpo_never_samples_an_image_placeholder(tiny_model_dir, colours_dir, tm
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import write_questions
     from clsrl.training.train import prepare_trainer
-    from tests.test_train import spec_for
+    from tests.training.test_train import spec_for
 
     split = tmp_path / "train.jsonl"
     write_questions(split, few_shot_questions(load_dataset(colours_dir), 1, 1, paper_options()))
@@ -249,7 +250,7 @@ def test_a_family_goes_through_training_and_evaluation(family_model, colours_dir
     from clsrl.models.loading import load_model_and_processor
     from clsrl.questions import make_questions, write_questions
     from clsrl.training.train import LOG_HISTORY_FILE, train
-    from tests.test_train import spec_for
+    from tests.training.test_train import spec_for
 
     model_type, folder = family_model
     base_tokenizer = AutoProcessor.from_pretrained(folder).tokenizer
@@ -311,14 +312,14 @@ def test_a_familys_resumed_training_ends_with_the_uninterrupted_weights(
     from clsrl.fewshot import few_shot_questions
     from clsrl.questions import write_questions
     from clsrl.training.train import runtime_from, train
-    from tests.test_faults import (
+    from tests.training.test_faults import (
         LORA,
         Crash,
         assert_same_weights,
         crash_after_commit,
         restored_step,
     )
-    from tests.test_train import spec_for, weights
+    from tests.training.test_train import spec_for, weights
 
     model_type, folder = family_model
     split = tmp_path / "train.jsonl"

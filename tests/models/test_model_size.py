@@ -13,12 +13,13 @@ import torch
 from clsrl.compute import resources
 from clsrl.compute.gpu_memory import TrainingShape, fits, training_gib
 from clsrl.compute.sizing import base_sizes, memory_problems
-from clsrl.config import TINY_BUILDS, validate_config
+from clsrl.config import validate_config
 from clsrl.models import tiny as tiny_model
+from clsrl.models.base_models import TINY_BUILDS
 from clsrl.models.size import TINY_PARAMETERS, model_size, size_of
 from clsrl.workflow.study import Study
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "tests" / "data" / "model_configs"
 # The hub's config.json of three models, and the parameter counts their model cards publish
 # (the safetensors total): the 2B ships with clsrl, the others are copies in tests/data.

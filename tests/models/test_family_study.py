@@ -9,7 +9,7 @@ import yaml
 
 from clsrl.models.families import FAMILIES
 from tests.conftest import run_snakemake
-from tests.test_workflow import planned_jobs
+from tests.workflow.test_workflow import planned_jobs
 
 pytestmark = [pytest.mark.families, pytest.mark.workflow]
 

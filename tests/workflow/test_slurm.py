@@ -190,8 +190,8 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     the job, which resumes from that checkpoint and ends with the weights of the same job run
     without the signal (GRPO from the toy model, whose weights move; the job's 2 threads)."""
     from clsrl.training.train import runtime_from, train
-    from tests.test_faults import assert_same_weights
-    from tests.test_train import weights
+    from tests.training.test_faults import assert_same_weights
+    from tests.training.test_train import weights
 
     env, _ = slurm_env
     config = yaml.safe_load(CONFIG.read_text())
@@ -261,7 +261,7 @@ def test_two_base_models_each_job_asks_for_the_model_it_loads(slurm_env, tmp_pat
     from clsrl.compute.resources import eval_resources, num_classes, train_resources
     from clsrl.config import validate_config
     from clsrl.workflow.study import Study
-    from tests.test_train import weights
+    from tests.training.test_train import weights
 
     env, record = slurm_env
     record.write_text("")

@@ -281,7 +281,7 @@ def _config(tmp_path: Path, config: dict) -> Path:
 @pytest.mark.workflow
 def test_dry_run_plans_downloads_and_preparation_of_the_11_benchmarks(tmp_path):
     from tests.conftest import run_snakemake
-    from tests.test_workflow import planned_jobs
+    from tests.workflow.test_workflow import planned_jobs
 
     config = {"datasets": list(CANONICAL_ORDER), "methods": ["zero-shot"]}
     done = run_snakemake(tmp_path, "--dry-run", configfile=_config(tmp_path, config))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from clsrl.training.spec import launch_command
+from clsrl.training.launch import launch_command
 from tests.conftest import ROOT, run_snakemake
 
 SMALL_CONFIG = ROOT / "tests" / "configs" / "small.yaml"
@@ -253,7 +253,7 @@ def test_a_multi_gpu_training_job_launches_one_process_per_gpu(tmp_path):
     resources = re.findall(r"rule train:.*?resources: ([^\n]*)", done.stdout, flags=re.S)
     assert len(resources) == 8  # 2 methods x 2 datasets x (all classes, base half)
     assert all("gpu=4" in line for line in resources)  # one allocation with 4 GPUs per job
-    # ... whose script starts 4 processes (clsrl.training.spec.launch_command)
+    # ... whose script starts 4 processes (clsrl.training.launch.launch_command)
     assert launch_command(4, "fsdp.yaml", "python")[1:4] == [
         "-m",
         "accelerate.commands.launch",
