@@ -126,7 +126,7 @@ def job_gpu_hours(job: dict, study: Study, model) -> tuple[str, str, float] | No
         method, view = wildcards["method"], wildcards["view"]
         shots, seed = int(wildcards["shots"]), int(wildcards["seed"])
         spec = study.training_spec(method, view, shots, seed, model=wildcards["model"])
-        asked = train_resources(spec, num_classes(study.config, view), model=model)
+        asked = train_resources(spec, num_classes(view), model=model)
         stage = "train"
     elif job["rule"] in ("evaluate_trained", "evaluate_zero_shot"):
         method = wildcards.get("method", "zero-shot")

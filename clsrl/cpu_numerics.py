@@ -104,10 +104,14 @@ def pin_if_asked() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m clsrl.cpu_numerics COMMAND [ARG...]`: run COMMAND with pinned CPU numerics."""
     command = list(sys.argv[1:] if argv is None else argv)
-    if not command:
+    if not command or command[0] in ("-h", "--help"):
         print(__doc__, file=sys.stderr)
-        return 2
-    return subprocess.run(command, env={**os.environ, **PINNED_ENV}).returncode
+        return 0 if command else 2
+    try:
+        return subprocess.run(command, env={**os.environ, **PINNED_ENV}).returncode
+    except FileNotFoundError:
+        print(f"clsrl.cpu_numerics: no command {command[0]!r} found on PATH", file=sys.stderr)
+        return 127
 
 
 if __name__ == "__main__":

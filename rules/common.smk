@@ -11,7 +11,6 @@ from clsrl.datasets.registry import datasets_of_kind
 from clsrl.datasets.source_checks import (
     custom_source_state,
     source_state,
-    unused_custom_datasets,
 )
 from clsrl.datasets.sources import benchmark_coop_dir, benchmark_download_records
 from clsrl.models.hub import hub_model_problem
@@ -49,7 +48,7 @@ if workflow.is_main_process:  # once per run, not again in each job's process
     print(f"clsrl {STUDY.summary()}", file=sys.stderr)
     for line in model_lines(STUDY, base_sizes(STUDY)[0]):
         print(f"clsrl {line}", file=sys.stderr)
-    for warning in [*WARNINGS, *unused_custom_datasets(config)]:
+    for warning in WARNINGS:
         print(f"clsrl warning: {warning}", file=sys.stderr)
 
 DEMO_DATASETS = datasets_of_kind(STUDY.all_datasets, "demo")

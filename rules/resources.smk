@@ -21,7 +21,7 @@ def train_runtime(wildcards, attempt):
 def train_resources(wildcards, attempt):
     """GPUs, memory and runtime of a training job, from its spec; a retry after a GPU
     out-of-memory error asks no more (it stops at once: clsrl.compute.gpu_oom)."""
-    classes = job_resources.num_classes(config, wildcards.view)
+    classes = job_resources.num_classes(wildcards.view)
     spec = train_spec(wildcards)
     spec_folder = spec_checkpoint_dir(CHECKPOINTS.format(**wildcards), spec)
     if earlier_out_of_memory(spec_folder):
@@ -53,21 +53,17 @@ def eval_resources(wildcards, attempt):
     mark = evaluation_mark(STUDY.evaluation_runtime().batch_size)
     if earlier_out_of_memory(output.format(**dict(wildcards.items())), mark):
         attempt = 1
-    return job_resources.eval_resources(
-        config,
-        eval_style(wildcards),
-        wildcards.target,
-        attempt,
-        base_model=STUDY.base_model(wildcards.model),
+    return STUDY.eval_resources(
+        eval_style(wildcards), wildcards.target, attempt, wildcards.model
     )
 
 
 def prepare_mem_mb(wildcards, attempt):
-    return job_resources.prepare_resources(config, attempt)["mem_mb"]
+    return job_resources.prepare_resources(attempt)["mem_mb"]
 
 
 def prepare_runtime(wildcards, attempt):
-    return job_resources.prepare_resources(config, attempt)["runtime"]
+    return job_resources.prepare_resources(attempt)["runtime"]
 
 
 # Cheap CPU rules run where snakemake runs (a cluster's login node), not as cluster jobs;

@@ -54,6 +54,17 @@ def test_the_runner_without_a_command_explains_itself():
     assert result.returncode == 2 and "python -m clsrl.cpu_numerics" in result.stderr
 
 
+def test_the_runner_answers_help_and_names_a_command_it_cannot_find():
+    run = [sys.executable, "-m", "clsrl.cpu_numerics"]
+    helped = subprocess.run([*run, "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "python -m clsrl.cpu_numerics" in helped.stderr
+    missing = subprocess.run([*run, "no-such-command"], capture_output=True, text=True)
+    assert missing.returncode == 127
+    assert (
+        missing.stderr.strip() == "clsrl.cpu_numerics: no command 'no-such-command' found on PATH"
+    )
+
+
 PROVENANCE = """
 import json, sys
 from clsrl.cpu_numerics import pin_if_asked

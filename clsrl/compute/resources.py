@@ -29,7 +29,7 @@ sequence tokens (a step's FLOPs), host memory by parameters. A tiny built-in mod
 >>> from clsrl.training.spec import training_spec
 >>> paper = validate_config({"datasets": ["ImageNet"], "methods": ["cls-rl"]})
 >>> spec = training_spec(paper, "cls-rl", "ImageNet", shots=4, seed=1)
->>> train_resources(spec, num_classes(paper, "ImageNet"), model=FALLBACK)
+>>> train_resources(spec, num_classes("ImageNet"), model=FALLBACK)
 {'gpu': 1, 'mem_mb': 16000, 'runtime': 4057}
 >>> eval_resources(paper, "thinking", "ImageNet", model=FALLBACK)
 {'gpu': 1, 'mem_mb': 8000, 'runtime': 370}
@@ -161,10 +161,10 @@ def grown(value: int, attempt: int) -> int:
     return value * attempt
 
 
-def num_classes(config: dict, view: str) -> int:
+def num_classes(view: str) -> int:
     """Classes of a dataset, or of a view of it (`EuroSAT.base`: its base half).
 
-    >>> [num_classes({}, view) for view in ("ImageNet", "ImageNet.base", "demo-colours")]
+    >>> [num_classes(view) for view in ("ImageNet", "ImageNet.base", "demo-colours")]
     [1000, 500, 16]
     """
     parsed = View.parse(view)
@@ -184,10 +184,10 @@ def eval_items(config: dict, view: str) -> int:
     if name in BENCHMARK_TEST_ITEMS:
         items = BENCHMARK_TEST_ITEMS[name]
     elif name in DEMO_DATASETS:
-        items = num_classes(config, name) * config["demo_data"]["per_class"].get("test", 0)
+        items = num_classes(name) * config["demo_data"]["per_class"].get("test", 0)
     else:
         items = UNKNOWN_TEST_ITEMS
-    return math.ceil(items * num_classes(config, view) / num_classes(config, name))
+    return math.ceil(items * num_classes(view) / num_classes(name))
 
 
 def minutes(wall_seconds: float, attempt: int) -> int:
@@ -297,6 +297,6 @@ def eval_resources(
     }
 
 
-def prepare_resources(config: dict, attempt: int = 1) -> dict:
+def prepare_resources(attempt: int = 1) -> dict:
     """Memory and runtime of a CPU job that decodes a whole dataset (prepare_*_dataset)."""
     return {"gpu": 0, "mem_mb": grown(MEM_MB["prepare"], attempt), "runtime": grown(120, attempt)}

@@ -109,7 +109,7 @@ def planned_jobs(study, label: str) -> tuple[list[dict], list[dict]]:
         if run["model"] != label:
             continue
         spec = study.training_spec(run["method"], run["view"], run["shots"], run["seed"], label)
-        trains.append(train_resources(spec, num_classes(config, run["view"])))
+        trains.append(train_resources(spec, num_classes(run["view"])))
         style = study.method_style(run["method"])
         for target in study.eval_targets(View.parse(run["view"])):
             evals.append(eval_resources(config, style, target, base_model=model))

@@ -24,7 +24,9 @@ from clsrl.compute.gpu_oom import (
     record_out_of_memory,
 )
 from clsrl.evaluation.inference import TransformersGenerator, load_image
+from clsrl.evaluation.vllm_backend import VllmGenerator
 from clsrl.io import write_atomic, write_json
+from clsrl.models.loading import load_model_and_processor, resolve_device, resolve_precision
 from clsrl.prompts import render_prompt
 from clsrl.provenance import provenance
 from clsrl.questions import read_questions
@@ -148,11 +150,7 @@ def load_generator(model_name_or_path: str, backend: str, device: str, precision
 
     The vLLM backend needs `pip install vllm`; without it, a clear error says so.
     """
-    from clsrl.models.loading import load_model_and_processor, resolve_device, resolve_precision
-
     if backend == "vllm":
-        from clsrl.evaluation.vllm_backend import VllmGenerator
-
         if resolve_device(device) == "cpu":
             raise ValueError(
                 "evaluation.backend is 'vllm', which needs a GPU, but evaluation.device is 'cpu' "

@@ -188,8 +188,12 @@ def _text_ids(ids: dict[str, int], vocabulary: Vocabulary, shape: ModelShape) ->
     }
 
 
-def _qwen_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
-    """Qwen2-VL and Qwen2.5-VL: vision start/end and image/video pads, bos = <|endoftext|>."""
+def _qwen_config(
+    arch: Architecture, tokenizer, shape: ModelShape, top_level_ids: bool = True
+) -> PretrainedConfig:
+    """Qwen2-VL, Qwen2.5-VL and Qwen3-VL: vision start/end and image/video pads, bos =
+    <|endoftext|>, tied embeddings as their 2B models'; Qwen3-VL keeps the text token ids in its
+    text config only (`top_level_ids=False`)."""
     ids = token_ids(tokenizer, arch.vocabulary)
     text_ids = _text_ids(ids, arch.vocabulary, shape)
     return arch.config_class(
@@ -199,24 +203,13 @@ def _qwen_config(arch: Architecture, tokenizer, shape: ModelShape) -> Pretrained
         video_token_id=ids[VIDEO_PAD],
         vision_start_token_id=ids[VISION_START],
         vision_end_token_id=ids[VISION_END],
-        tie_word_embeddings=True,  # as Qwen2-VL-2B-Instruct
-        **text_ids,
+        tie_word_embeddings=True,
+        **(text_ids if top_level_ids else {}),
     )
 
 
 def _qwen3_vl_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:
-    """Qwen3-VL: Qwen's tokens; the token ids live in the text config only."""
-    ids = token_ids(tokenizer, arch.vocabulary)
-    text_ids = _text_ids(ids, arch.vocabulary, shape)
-    return arch.config_class(
-        text_config={**shape.text, **text_ids},
-        vision_config=dict(shape.vision),
-        image_token_id=ids[IMAGE_PAD],
-        video_token_id=ids[VIDEO_PAD],
-        vision_start_token_id=ids[VISION_START],
-        vision_end_token_id=ids[VISION_END],
-        tie_word_embeddings=True,  # as Qwen3-VL-2B-Instruct
-    )
+    return _qwen_config(arch, tokenizer, shape, top_level_ids=False)
 
 
 def _gemma3_config(arch: Architecture, tokenizer, shape: ModelShape) -> PretrainedConfig:

@@ -43,7 +43,11 @@ from clsrl.evaluation.vllm_backend import suppression_bias
 from clsrl.io import read_json
 from clsrl.joblog import EXIT_KNOWN_ERROR, is_known_error, known_error_line
 from clsrl.models.families import family_for, suppressed_token_ids
-from clsrl.models.loading import attention_implementation, load_model_and_processor
+from clsrl.models.loading import (
+    attention_implementation,
+    load_model_and_processor,
+    resolve_precision,
+)
 from clsrl.prompts import render_prompt
 from clsrl.questions import read_questions
 from clsrl.training.checkpoints import (
@@ -115,12 +119,12 @@ def use_bf16(precision: str) -> bool:
 
     `bf16` on the CPU runs under CPU autocast (slow, but it lets a test take the GPU's path).
     """
-    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if precision == "bf16" and torch.cuda.is_available() and not gpu_bf16:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if precision == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError(
             "training.precision is bf16 but this GPU does not support bf16; use auto or fp32"
         )
-    return precision == "bf16" or (precision == "auto" and gpu_bf16)
+    return resolve_precision(precision, device) == torch.bfloat16  # evaluation's rule
 
 
 def weights_dtype(spec: dict, bf16: bool) -> torch.dtype:

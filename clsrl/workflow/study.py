@@ -33,9 +33,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from functools import cached_property
 
+from clsrl.compute.resources import eval_resources
 from clsrl.compute.sizing import base_sizes, memory_problems
 from clsrl.config import ConfigError, protocol_in_force, validate_config
-from clsrl.datasets.source_checks import resolve_relative_sources, source_problems
+from clsrl.datasets.source_checks import (
+    resolve_relative_sources,
+    source_problems,
+    unused_custom_datasets,
+)
 from clsrl.evaluation.runtime import EvaluationRuntime, evaluation_runtime
 from clsrl.methods import TRAINER_PRESETS, MethodSpec, resolve_methods
 from clsrl.models.base_models import BUILTIN_PREFIX, base_models, is_builtin_model
@@ -195,7 +200,12 @@ class Study:
         """`shipped` when the config asks for the toy model the package ships (its toy and tiny
         settings are the shipped one's), else `built`: pre-trained by the workflow."""
         wanted = {"toy": self.toy_model_params(), "tiny": self.tiny_model_params()}
-        return "shipped" if wanted == shipped_settings() else "built"
+        return "shipped" if wanted == self._shipped_settings else "built"
+
+    @cached_property
+    def _shipped_settings(self) -> dict | None:
+        """The shipped toy model's settings, read once."""
+        return shipped_settings()
 
     def shipped_toy_model(self) -> str | None:
         """The shipped toy model's checksum digest when the study copies it, else None."""
@@ -272,6 +282,14 @@ class Study:
 
     def evaluation_runtime(self) -> EvaluationRuntime:
         return evaluation_runtime(self.config)
+
+    def eval_resources(
+        self, style: str, target: str, attempt: int = 1, model: str | None = None
+    ) -> dict:
+        """GPUs, memory and runtime of one evaluation job (clsrl.compute.resources); `model` is a
+        base model's label."""
+        base_model = self.base_model(model)
+        return eval_resources(self.config, style, target, attempt, base_model=base_model)
 
     # --- how jobs run: threads, devices, data handling (plain values for the rules) ------------
 
@@ -363,6 +381,7 @@ def plan_study(config: dict, config_files: list[str] = (), listings: bool = True
     warnings: list[str] = []
     config.update(validate_config(config, warnings))
     warnings += resolve_relative_sources(config, list(config_files))
+    warnings += unused_custom_datasets(config)
     problems = source_problems(config, listings)
     if problems:
         raise ConfigError("\n".join(problems))

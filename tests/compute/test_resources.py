@@ -50,7 +50,7 @@ TINY = validate_config({"base_model": "builtin:tiny-qwen2-vl", "training": {"max
 )
 def test_train_resources(config, method, view, attempt, expected):
     spec = training_spec(config, method, view, shots=4, seed=1)
-    asked = train_resources(spec, num_classes(config, view), attempt, model=FALLBACK)
+    asked = train_resources(spec, num_classes(view), attempt, model=FALLBACK)
     assert asked == expected
 
 

@@ -37,3 +37,11 @@ def test_auto_precision_is_bf16_only_on_a_gpu_that_has_it():
     assert resolve_precision("auto", "cuda", bf16_supported=True) == torch.bfloat16
     assert resolve_precision("auto", "cuda", bf16_supported=False) == torch.float32
     assert resolve_precision("auto", "cpu", bf16_supported=True) == torch.float32
+
+
+@pytest.mark.parametrize("precision", ["auto", "bf16", "fp32", "fp16"])
+def test_training_computes_in_bf16_exactly_where_evaluation_loads_bf16(precision):
+    from clsrl.training.train import use_bf16
+
+    assert use_bf16(precision) == (resolve_precision(precision, "cpu") == torch.bfloat16)
+    assert use_bf16(precision) == (precision == "bf16")  # on this CPU machine

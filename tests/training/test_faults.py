@@ -124,7 +124,7 @@ import clsrl.training.publish as publish
 import clsrl.training.train as train
 
 if os.environ.get("ACCELERATE_USE_FSDP") == "true":
-    from tests.fsdp_on_cpu import promote_fsdp_on_cpu
+    from tests.training.fsdp_on_cpu import promote_fsdp_on_cpu
 
     promote_fsdp_on_cpu()
 
@@ -262,11 +262,11 @@ def test_kill_9_after_a_checkpoint_resumes_to_the_uninterrupted_weights(
 def two_process_training(spec, folder, base, questions, colours_dir, sharding):
     """Train in 2 processes. A 2-GPU job launches them through `accelerate launch`, which uses
     torchrun for GPUs; on the CPU accelerate would need MPI, so torchrun starts them here (gloo),
-    through tests/fsdp_on_cpu.py for FSDP."""
+    through tests/training/fsdp_on_cpu.py for FSDP."""
     folder.mkdir(exist_ok=True)
     command = train_command(spec, folder, base, colours_dir, questions)
     if sharding == "fsdp":
-        command = [str(ROOT_DIR / "tests/fsdp_on_cpu.py"), *command[2:]]
+        command = [str(ROOT_DIR / "tests/training/fsdp_on_cpu.py"), *command[2:]]
     done = subprocess.run(
         [*TORCHRUN, *command],
         capture_output=True,
@@ -284,7 +284,7 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "
 
 
 def sharding_environment(sharding: str) -> dict:
-    from tests.fsdp_on_cpu import fsdp_environment
+    from tests.training.fsdp_on_cpu import fsdp_environment
 
     return fsdp_environment() if sharding == "fsdp" else {}
 

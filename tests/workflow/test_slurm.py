@@ -283,7 +283,7 @@ def test_two_base_models_each_job_asks_for_the_model_it_loads(slurm_env, tmp_pat
         model = next(label for label in study.base_models if wildcards.startswith(label + "_"))
         if rule == "train":
             spec = study.training_spec("no-thinking", "demo-colours", 2, 1, model=model)
-            expected = train_resources(spec, num_classes(study.config, "demo-colours"))
+            expected = train_resources(spec, num_classes("demo-colours"))
         else:
             style = "no-thinking"
             expected = eval_resources(

@@ -1,6 +1,6 @@
 """Run clsrl.training.train under FSDP2 on the CPU, for tests: one process of a torchrun launch.
 
-    torchrun --nproc_per_node 2 tests/fsdp_on_cpu.py --spec ... (clsrl.training.train's arguments)
+    torchrun --nproc_per_node 2 tests/training/fsdp_on_cpu.py --spec ...   # train's arguments
     # with fsdp_environment() in the environment: envs/accelerate/fsdp.yaml as `accelerate
     # launch` gives it to its processes, and the repository on PYTHONPATH
 
@@ -9,6 +9,9 @@ accelerate needs MPI to launch, and its AcceleratorState promotes only GPU-like 
 torchrun run on the CPU (MULTI_CPU, gloo) silently drops the FSDP plugin and trains with DDP.
 This launcher promotes it, so that FSDP2's sharded weights, its checkpoints
 (`pytorch_model_fsdp.bin`) and their resume run here; tests check `is_fsdp2` in the record.
+
+It lives in tests/training/, not tests/: a script's folder comes first on its import path, and
+tests/datasets/ there would stand in for the `datasets` package.
 """
 
 import runpy
@@ -18,7 +21,7 @@ from pathlib import Path
 import accelerate.state
 from accelerate.utils import DistributedType
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def promote_fsdp_on_cpu() -> None:
