@@ -24,11 +24,9 @@ tests (tests/toy/test_toy_world.py) that their seeds reproduce the recorded accu
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -46,7 +44,8 @@ from clsrl.report.learning_curves import (
     reward_gain,
     steps_to_reach,
 )
-from clsrl.training.train import LOG_HISTORY_FILE, RECORD_FILE
+from clsrl.training.publish import published_runs
+from clsrl.training.train import LOG_HISTORY_FILE
 from clsrl.workflow.study import MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,18 +97,15 @@ def measured_rows(workdir: Path) -> list[dict]:
 def record_of(workdir: Path) -> dict:
     """The record of a finished study in `workdir`: its rows, with the commit that ran it and
     the CPU numerics (from the training jobs' records), the date and the machine."""
-    runs = [
-        json.loads(path.read_text()) for path in workdir.glob(f"results/models/**/{RECORD_FILE}")
-    ]
-    commits = {(run["git"]["commit"], run["git"]["dirty"]) for run in runs}
-    if len(commits) != 1 or None in next(iter(commits)) or next(iter(commits))[1]:
-        raise SystemExit(f"{workdir}: the runs do not come from one clean commit: {commits}")
+    runs = published_runs(workdir / "results")
+    if len(runs["commits"]) != 1 or runs["dirty"]:
+        raise SystemExit(f"{workdir}: the runs do not come from one clean commit: {runs}")
     return {
         "bench": "bench/toy_study.py",
-        "commit": next(iter(commits))[0],
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "cpu_numerics": ", ".join(sorted({run["cpu_numerics"] for run in runs})),
+        "commit": runs["commits"][0],
+        "date": runs["date"],
+        "machine": runs["machine"],
+        "cpu_numerics": ", ".join(runs["cpu_numerics"]),
         "threshold": THRESHOLD,
         "window": WINDOW,
         "rows": measured_rows(workdir),

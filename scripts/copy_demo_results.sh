@@ -18,18 +18,9 @@ cp "$results"/tables/crossdataset/*/{delta,difference}_*.png "$out/"
 cp "$results"/figures/{fewshot_accuracy,reward_curves}.png "$out/"
 # what produced them: the commit of a training job's record, the date, the machine
 python - "$results" "$out/record.json" <<'PY'
-import datetime, json, os, platform, sys
-from pathlib import Path
-results, record = Path(sys.argv[1]), Path(sys.argv[2])
-runs = [json.loads(p.read_text()) for p in sorted(results.glob("models/**/training_record.json"))]
-commits = sorted({run["git"]["commit"] for run in runs if run["git"]["commit"]})
-record.write_text(json.dumps({
-    "made_by": "./demo.sh, copied by scripts/copy_demo_results.sh",
-    "commits": commits,
-    "dirty": any(run["git"]["dirty"] for run in runs),
-    "date": datetime.date.today().isoformat(),
-    "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-    "cpu_numerics": sorted({run["cpu_numerics"] for run in runs}),
-}, indent=1) + "\n")
+import json, sys
+from clsrl.training.publish import published_runs
+record = {"made_by": "./demo.sh, copied by scripts/copy_demo_results.sh", **published_runs(sys.argv[1])}
+open(sys.argv[2], "w").write(json.dumps(record, indent=1) + "\n")
 PY
 echo "copied the demo's tables and figures to $out"

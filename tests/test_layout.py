@@ -29,8 +29,10 @@ def clsrl_imports(tree: ast.AST) -> list[tuple[str, int]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("clsrl"):
-            names = [f"{node.module}.{alias.name}" for alias in node.names]
-            found += [(node.module if node.module != "clsrl" else names[0], node.lineno)]
+            modules = (
+                [f"clsrl.{a.name}" for a in node.names] if node.module == "clsrl" else [node.module]
+            )
+            found += [(module, node.lineno) for module in modules]
         elif isinstance(node, ast.Import):
             found += [(a.name, node.lineno) for a in node.names if a.name.startswith("clsrl")]
     return found

@@ -14,8 +14,6 @@ from clsrl.compute.resources import signal_lead_seconds
 from clsrl.joblog import run_forwarding_signals, time_limit_stop
 from clsrl.training.runtime import TrainingRuntime
 
-ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "envs" / "accelerate"
-
 
 def launch_command(processes: int, accelerate_config: str, python: str) -> list[str]:
     """How a training job starts clsrl.training.train: in-process Python for one process, else
@@ -50,12 +48,13 @@ def run_training_job(
     checkpoints: str,
     run_name: str,
     threads: int,
+    accelerate_configs: Path,
     tracking_dir: str | None = None,
-    accelerate_configs: Path = ACCELERATE_CONFIGS,
 ) -> int:
     """Run one training job to its end and return its exit status (75: stopped on SIGTERM with a
     checkpoint saved; a rerun resumes from it). `threads` are the job's, shared by its
-    processes; TensorBoard's event files go to `tracking_dir` when the runtime asks for them."""
+    processes; `accelerate_configs` is the workflow's envs/accelerate folder; TensorBoard's event
+    files go to `tracking_dir` when the runtime asks for them."""
     accelerate_config = accelerate_configs / f"{runtime.multi_gpu_config}.yaml"
     command = [
         *launch_command(spec["processes"], str(accelerate_config), sys.executable),

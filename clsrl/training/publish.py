@@ -13,6 +13,10 @@ fresh copy of the base model (the training's own copy stays sharded).
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import platform
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,3 +110,20 @@ def save_final_model(
         write_json(staging / SPEC_FILE, spec)
         write_json(staging / RECORD_FILE, record)
         write_atomic(staging / LOG_HISTORY_FILE, pd.DataFrame(steps).to_csv(index=False))
+
+
+def published_runs(results: str | Path) -> dict:
+    """What produced the trained models under a study's `results` folder, from their records:
+    the commits, whether any ran with uncommitted changes or outside git (`dirty`), the CPU
+    numerics; with today's date and this machine (for a record of the study's results)."""
+    runs = [
+        json.loads(path.read_text())
+        for path in sorted(Path(results).glob(f"models/**/{RECORD_FILE}"))
+    ]
+    return {
+        "commits": sorted({run["git"]["commit"] for run in runs if run["git"]["commit"]}),
+        "dirty": any(run["git"]["dirty"] is not False for run in runs),
+        "cpu_numerics": sorted({run["cpu_numerics"] for run in runs}),
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
