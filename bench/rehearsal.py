@@ -63,7 +63,6 @@ SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "te", "vi", "do", "pa", "gre", 
 WORDS_PER_NAME = {1: 0.45, 2: 0.40, 3: 0.15}
 FULL_SIZE_MODEL = "builtin:qwen2-vl-2b-random"
 NOISE_REWARD = "rehearsal_noise"
-STYLE_OF = {"cls-rl": "thinking", "no-thinking": "no-thinking", "sft": "no-thinking"}
 
 
 @dataclass(frozen=True)
@@ -304,8 +303,8 @@ def run_grpo(
     length = length or sizes.completion_length
     spec = training_spec(training_config(model, method, sizes, length), method, "r", 1, 1)
     REWARDS[NOISE_REWARD] = rehearsal_noise
-    spec["rewards"] = [*spec["rewards"], NOISE_REWARD]
-    prompts = sizes.completions // spec["trl"]["num_generations"] * sizes.steps
+    spec = spec.replace(rewards=(*spec.rewards, NOISE_REWARD))
+    prompts = sizes.completions // spec.trl["num_generations"] * sizes.steps
     questions = root / f"grpo-{method}.jsonl"
     write_questions(questions, data["train"][:prompts])
     checkpoints = root / f"grpo-{method}-checkpoints"
@@ -320,14 +319,14 @@ def run_grpo(
         trainer.train()
     logged = [e for e in trainer.state.log_history if "completions/mean_length" in e]
     changed, total = changed_weights(before, trainer.model)
-    style = STYLE_OF[method]
+    questions_asked, root = data["train"][:prompts], data["dataset"].root
     return {
-        **expected_prompts(processor, data["train"][:prompts], data["dataset"].root, style),
+        **expected_prompts(processor, questions_asked, root, spec.prompt_style),
         **spy.record(),
         "completions": sizes.completions,
         "completion_tokens_mean": min(e["completions/mean_length"] for e in logged),
         "completion_tokens_min": min(e["completions/min_length"] for e in logged),
-        "completion_tokens_max_allowed": spec["trl"]["max_completion_length"],
+        "completion_tokens_max_allowed": spec.trl["max_completion_length"],
         "step_seconds": timer.seconds,
         "gradient_checkpointing": sizes.gradient_checkpointing,
         **memory.record(),

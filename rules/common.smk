@@ -152,6 +152,7 @@ def custom_state(wildcards):
 
 
 def train_spec(wildcards):
+    """The job's clsrl.training.spec.TrainingSpec."""
     return STUDY.training_spec(
         wildcards.method,
         wildcards.view,
@@ -159,6 +160,12 @@ def train_spec(wildcards):
         int(wildcards.seed),
         model=wildcards.model,
     )
+
+
+def train_spec_mapping(wildcards):
+    """The job's spec as plain values: the train rule's param (Snakemake compares a param's
+    repr, and leaves an object out of the comparison)."""
+    return train_spec(wildcards).as_mapping()
 
 
 def zero_shot_settings(wildcards):

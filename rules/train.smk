@@ -25,7 +25,7 @@ rule train:
         mem_mb=train_mem_mb,
         runtime=train_runtime,
     params:
-        spec=train_spec,
+        spec=train_spec_mapping,
         base_model=base_model_to_load,
         checkpoints=CHECKPOINTS,
         runtime=training_runtime,

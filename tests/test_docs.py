@@ -51,7 +51,8 @@ def test_the_readme_toy_study_table_is_rendered_from_the_record():
 
 
 def test_the_toy_study_claims_of_the_readme_hold_in_the_record():
-    """README "Results: the toy study", claim by claim, from the recorded per-seed results."""
+    """docs/toy-world.md "What holds at toy scale", claim by claim, from the recorded per-seed
+    results (the README's table)."""
     record = json.loads((ROOT / "bench/results/toy_study.json").read_text())
     rows = {(row["method"], row["style"]): row for row in record["rows"]}
     zero_shot = {

@@ -47,9 +47,9 @@ def test_a_variant_reaches_its_jobs_training_spec():
     study = Study(config)
     variant = study.training_spec("nt-slow", "EuroSAT", 4, 1)
     parent = study.training_spec("no-thinking", "EuroSAT", 4, 1)
-    assert variant["trl"]["learning_rate"] == 1e-7
-    assert parent["trl"]["learning_rate"] == 1e-6  # the paper's
-    assert variant["rewards"] == parent["rewards"] and variant["prompt_style"] == "no-thinking"
+    assert variant.trl["learning_rate"] == 1e-7
+    assert parent.trl["learning_rate"] == 1e-6  # the paper's
+    assert variant.rewards == parent.rewards and variant.prompt_style == "no-thinking"
 
 
 @pytest.mark.parametrize(

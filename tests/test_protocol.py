@@ -188,10 +188,10 @@ def test_under_the_papers_protocol_a_jobs_settings_are_those_it_had_before_the_s
     assert set(settings) == {"style", "wording", "max_new_tokens", "image_resize", "base_classes"}
     assert settings["wording"] == "train"
     assert study.option_params(View("EuroSAT"))["floor_rule"] == "paper"
-    assert study.training_spec("cls-rl", "EuroSAT", 4, 1)["rewards"] == [
+    assert study.training_spec("cls-rl", "EuroSAT", 4, 1).rewards == (
         "thinking_format",
         "thinking_accuracy",
-    ]
+    )
 
 
 def test_an_explicit_key_wins_over_the_preset_and_says_so():
@@ -227,18 +227,18 @@ def specs(config, method, dataset):
 def test_the_reference_reward_replaces_the_papers_only_where_math_verify_fires():
     config = reference_config(datasets=["StanfordCars", "EuroSAT"])
     cars, eurosat = specs(config, "cls-rl", "StanfordCars"), specs(config, "cls-rl", "EuroSAT")
-    assert cars["rewards"] == ["thinking_format", "thinking_accuracy_reference"]
-    assert eurosat["rewards"] == ["thinking_format", "thinking_accuracy"]
+    assert cars.rewards == ("thinking_format", "thinking_accuracy_reference")
+    assert eurosat.rewards == ("thinking_format", "thinking_accuracy")
     # the reference reward's own version reruns the jobs that use it, and no other
-    assert cars["rule_versions"] == {"thinking_accuracy_reference": 2}
-    assert "rule_versions" not in eurosat
-    assert specs(config, "no-thinking", "StanfordCars")["rewards"] == ["no_thinking_accuracy"]
-    assert cars["trl"]["seed"] == 42
+    assert cars.as_mapping()["rule_versions"] == {"thinking_accuracy_reference": 2}
+    assert "rule_versions" not in eurosat.as_mapping()
+    assert specs(config, "no-thinking", "StanfordCars").rewards == ("no_thinking_accuracy",)
+    assert cars.trl["seed"] == 42
     paper = validate_config({"datasets": ["StanfordCars"]})
-    assert specs(paper, "cls-rl", "StanfordCars")["rewards"] == [
+    assert specs(paper, "cls-rl", "StanfordCars").rewards == (
         "thinking_format",
         "thinking_accuracy",
-    ]
+    )
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def test_numbers_written_as_yaml_strings_are_numbers():
     assert validated["training"]["trl"]["grpo"] == {"learning_rate": 1e-6, "beta": 0.04}
     assert validated["method_variants"]["v"]["trl"] == {"learning_rate": 2e-6}
     spec = Study(validated).training_spec("v", "demo-colours", 4, 1)
-    assert spec["trl"]["learning_rate"] == 2e-6  # what the training job gets
+    assert spec.trl["learning_rate"] == 2e-6  # what the training job gets
     Study(validated).summary()  # the plan's summary formats it (it crashed on the string)
 
 

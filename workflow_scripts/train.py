@@ -7,13 +7,14 @@ from pathlib import Path
 from clsrl.compute.gpu_slots import gpu_slots
 from clsrl.joblog import job_log
 from clsrl.training.launch import run_training_job
+from clsrl.training.spec import TrainingSpec
 from clsrl.workflow.study import TRACKING, TRAINED_RUN
 
 sm = snakemake  # injected by Snakemake's script directive
 with job_log(sm.log[0]), gpu_slots(sm.resources.gpu):
     wildcards = dict(sm.wildcards.items())
     code = run_training_job(
-        dict(sm.params.spec),
+        TrainingSpec.from_mapping(sm.params.spec),
         sm.params.runtime,
         base_model=sm.params.base_model,
         questions=sm.input.questions,

@@ -43,16 +43,16 @@ class TrainingShape:
     processes: int
 
     @classmethod
-    def of_spec(cls, spec: dict) -> TrainingShape:
-        """The shape of a training job's spec (clsrl.training.spec)."""
-        trl = spec["trl"]
+    def of_spec(cls, spec) -> TrainingShape:
+        """The shape of a training job's spec (a clsrl.training.spec.TrainingSpec)."""
+        trl = spec.trl
         return cls(
-            trainer=spec["trainer"],
-            lora_rank=spec["lora"]["r"] if spec["lora"] else None,
-            completion=trl.get("max_completion_length", 0) if spec["trainer"] == "grpo" else 0,
+            trainer=spec.trainer,
+            lora_rank=spec.lora["r"] if spec.lora else None,
+            completion=trl.get("max_completion_length", 0) if spec.trainer == "grpo" else 0,
             micro_batch=trl["per_device_train_batch_size"],
             checkpointing=bool(trl["gradient_checkpointing"]),
-            processes=spec["processes"],
+            processes=spec.processes,
         )
 
     def describe(self) -> str:

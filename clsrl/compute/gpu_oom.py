@@ -59,10 +59,11 @@ def earlier_out_of_memory(folder: str | Path, mark: str = MARK) -> str | None:
     )
 
 
-def out_of_memory_message(spec: dict, error: BaseException) -> str:
-    """What ran out, the card, this job's estimate and the ways out (clsrl.compute.sizing)."""
+def out_of_memory_message(spec, error: BaseException) -> str:
+    """What ran out, the card, this job's estimate (from its clsrl.training.spec.TrainingSpec)
+    and the ways out (clsrl.compute.sizing)."""
     card_gib = gpu_memory_gib()
-    size = size_of_model(spec["base_model"], spec["image_resize"])
+    size = size_of_model(spec.base_model, spec.image_resize)
     shape = TrainingShape.of_spec(spec)
     card = f"a {card_gib:.0f} GiB card" if card_gib else "its GPU"
     return (

@@ -240,19 +240,19 @@ def host_mem_mb(size: ModelSize, kind: str, processes: int, attempt: int) -> int
     return grown(max(TINY_MEM_MB, scaled) * max(processes, 1), attempt)
 
 
-def train_wall_seconds(spec: dict, classes: int, model: CostModel | None = None) -> float:
-    """Estimated wall-clock seconds of one training job (clsrl.training.spec) on its GPUs, for a
-    view of `classes` classes."""
+def train_wall_seconds(spec, classes: int, model: CostModel | None = None) -> float:
+    """Estimated wall-clock seconds of one training job on its GPUs (`spec`, a
+    clsrl.training.spec.TrainingSpec), for a view of `classes` classes."""
     model = model or cost_model()
-    trl, gpus = spec["trl"], spec["processes"]
-    size = size_of_model(spec["base_model"], spec["image_resize"])
-    items_epochs = spec["shots"] * classes * trl["num_train_epochs"]
+    trl, gpus = spec.trl, spec.processes
+    size = size_of_model(spec.base_model, spec.image_resize)
+    items_epochs = spec.shots * classes * trl["num_train_epochs"]
     per_step = trl["per_device_train_batch_size"] * trl["gradient_accumulation_steps"] * gpus
-    if spec["trainer"] == "grpo":  # per_step counts completions
+    if spec.trainer == "grpo":  # per_step counts completions
         steps = math.ceil(items_epochs * trl["num_generations"] / per_step)
         if trl["max_steps"] > 0:
             steps = min(steps, trl["max_steps"])
-        kind = answer_kind(spec["prompt_style"])
+        kind = answer_kind(spec.prompt_style)
         share = model.grpo_generate_share[kind]
         scale = work_scale(size, trl["max_completion_length"])
         one_gpu = steps * per_step * model.grpo_per_completion[kind] * scale
@@ -263,12 +263,10 @@ def train_wall_seconds(spec: dict, classes: int, model: CostModel | None = None)
     return examples * model.sft_per_example * work_scale(size) / gpus
 
 
-def train_resources(
-    spec: dict, classes: int, attempt: int = 1, model: CostModel | None = None
-) -> dict:
-    """GPUs, memory and runtime of one training job (rule train)."""
-    gpus = spec["processes"]
-    size = size_of_model(spec["base_model"], spec["image_resize"])
+def train_resources(spec, classes: int, attempt: int = 1, model: CostModel | None = None) -> dict:
+    """GPUs, memory and runtime of one training job (rule train) from its TrainingSpec."""
+    gpus = spec.processes
+    size = size_of_model(spec.base_model, spec.image_resize)
     return {
         "gpu": gpus,
         "mem_mb": host_mem_mb(size, "train", gpus, attempt),

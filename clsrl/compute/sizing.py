@@ -52,7 +52,7 @@ def base_sizes(study) -> tuple[dict[str, ModelSize], list[str]]:
     return sizes, warnings
 
 
-def first_specs(study, label: str) -> dict[str, dict]:
+def first_specs(study, label: str) -> dict:
     """One training spec per trained method of a base model (memory does not depend on the
     dataset, shots or seed)."""
     if not study.train_views:

@@ -47,6 +47,7 @@ import pandas as pd
 from clsrl.datasets.checks import (
     MAX_LISTED,
     DatasetFormatError,
+    first_repeat,
     listed,
     missing_images,
     unreadable_images,
@@ -226,7 +227,6 @@ def _check_classnames(names: list[str], *, where: str, shared=()) -> None:
     `where` names the source."""
     if not names:
         raise DatasetFormatError(f"{where}: no class names; write one class name per line")
-    first_line: dict[str, int] = {}
     for line, name in enumerate(names, start=1):
         if not isinstance(name, str) or not name.strip():
             raise DatasetFormatError(
@@ -238,12 +238,12 @@ def _check_classnames(names: list[str], *, where: str, shared=()) -> None:
                 f"{where}: class name {name!r} on line {line} has leading/trailing whitespace "
                 "or a line break; the rewards compare stripped names, so remove it"
             )
-        if name in first_line and name not in shared:
-            raise DatasetFormatError(
-                f"{where}: class {name!r} is duplicated on lines {first_line[name]} and {line}; "
-                "class names must be unique (rename one, or merge the two classes' images)"
-            )
-        first_line[name] = line
+    if repeat := first_repeat(names, allowed=shared):
+        first, other = repeat
+        raise DatasetFormatError(
+            f"{where}: class {names[other]!r} is duplicated on lines {first + 1} and {other + 1}; "
+            "class names must be unique (rename one, or merge the two classes' images)"
+        )
 
 
 def _read_metadata(path: Path) -> dict:

@@ -77,6 +77,25 @@ def listed(
     return text + (f" and {total - len(shown)} more" if total > len(shown) else "")
 
 
+def first_repeat(names: Sequence, allowed: Iterable = (), key=None) -> tuple[int, int] | None:
+    """The positions (first, repeat) of the first name that repeats an earlier one (compared by
+    `key`, e.g. ignoring case), but for the `allowed` names; None when there is none: the one
+    duplicate test of every class list (the dataset checks, the canonical format, conversion).
+
+    >>> first_repeat(["cat", "dog", "cat"]), first_repeat(["cat", "cat"], allowed=["cat"])
+    ((0, 2), None)
+    >>> first_repeat(["cat", "Cat"], key=str.casefold)
+    (0, 1)
+    """
+    allowed, first = set(allowed), {}
+    for position, name in enumerate(names):
+        compared = key(name) if key else name
+        if compared in first and name not in allowed:
+            return first[compared], position
+        first.setdefault(compared, position)
+    return None
+
+
 def missing_images(root: Path, images: Sequence[str]) -> list[str]:
     """The listed images (paths relative to `root`) not on disk, in order: one directory listing
     per folder, and a file check only for a path no listing matches (e.g. `a/./b.png`)."""
@@ -129,26 +148,22 @@ def check_classes(
             "needs at least 2 classes: add the other classes' images (one folder or label per "
             "class)"
         )
-    first_of: dict[str, int] = {}
-    for label, classname in enumerate(classnames):
-        folded = classname.strip().casefold()
-        if folded in first_of and classnames[first_of[folded]] == classname:
-            if classname in shared_names:
-                continue
-            raise DatasetCheckError(
-                f"{name}: class {classname!r} is duplicated (labels {first_of[folded]} and "
-                f"{label}); class names must be unique: rename one, merge the two classes, or "
-                "keep both under one name that every answer shares "
-                f"(custom_datasets.{name}.shared_classnames: [{classname}])"
-            )
-        if folded in first_of:
-            raise DatasetCheckError(
-                f"{name}: classes {classnames[first_of[folded]]!r} and {classname!r} differ only "
-                "in case; rewards and metrics compare class names ignoring case, so no answer "
-                "could tell them apart: merge the two classes, or rename one "
-                "(custom_datasets.<name>.classnames)"
-            )
-        first_of[folded] = label
+    if repeat := first_repeat(classnames, allowed=shared_names):
+        first, label = repeat
+        raise DatasetCheckError(
+            f"{name}: class {classnames[label]!r} is duplicated (labels {first} and {label}); "
+            "class names must be unique: rename one, merge the two classes, or keep both under "
+            "one name that every answer shares "
+            f"(custom_datasets.{name}.shared_classnames: [{classnames[label]}])"
+        )
+    distinct = list(dict.fromkeys(classnames))  # a shared name once
+    if repeat := first_repeat(distinct, key=lambda classname: classname.strip().casefold()):
+        first, other = (distinct[position] for position in repeat)
+        raise DatasetCheckError(
+            f"{name}: classes {first!r} and {other!r} differ only in case; rewards and metrics "
+            "compare class names ignoring case, so no answer could tell them apart: merge the "
+            "two classes, or rename one (custom_datasets.<name>.classnames)"
+        )
     counts = Counter((row["label"], row["split"]) for row in rows)
     for split, fix in (
         ("train", "add training images to it, or remove the class"),

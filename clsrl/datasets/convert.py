@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clsrl.datasets.benchmarks import Benchmark
-from clsrl.datasets.checks import listed
+from clsrl.datasets.checks import first_repeat, listed
 from clsrl.io import subfolders
 
 COOP_SPLITS = ("train", "val", "test")
@@ -120,17 +120,16 @@ def _classnames_by_label(names: dict[int, str], listed_in, shared=()) -> list[st
             f"{listed_in}: labels must run from 0 to n-1 without gaps; missing label(s) {gaps} "
             "(a class with no image): fix the file or add the class's images"
         )
-    first: dict[str, int] = {}
-    for label in labels:
-        other = first.setdefault(names[label], label)
-        if other != label and names[label] not in shared:
-            allowed = f" (only {listed(shared, quote=True)} may be shared)" if shared else ""
-            raise DatasetConversionError(
-                f"{listed_in}: class name {names[label]!r} is duplicated (labels {other} and "
-                f"{label}){allowed}; class names must be unique: the file is not the "
-                "benchmark's own, download it again, or rename one class or merge the two"
-            )
-    return [names[label] for label in labels]
+    classnames = [names[label] for label in labels]
+    if repeat := first_repeat(classnames, allowed=shared):
+        other, label = repeat
+        allowed = f" (only {listed(shared, quote=True)} may be shared)" if shared else ""
+        raise DatasetConversionError(
+            f"{listed_in}: class name {classnames[label]!r} is duplicated (labels {other} and "
+            f"{label}){allowed}; class names must be unique: the file is not the "
+            "benchmark's own, download it again, or rename one class or merge the two"
+        )
+    return classnames
 
 
 def _drop_classes(classnames, rows, drop) -> tuple[list[str], list[dict]]:
@@ -148,14 +147,13 @@ def read_fgvc_variants(benchmark: Benchmark, coop_dir: Path) -> Converted:
     """FGVC-Aircraft's variant lists, as CoOp reads them."""
     class_file = coop_dir / benchmark.class_file
     classnames = [line.strip() for line in _lines(class_file) if line.strip()]
-    label_of = {}
-    for line_number, name in enumerate(classnames, start=1):
-        if name in label_of:
-            raise DatasetConversionError(
-                f"{class_file}: class {name!r} is duplicated (lines {label_of[name] + 1} and "
-                f"{line_number}); each variant must be listed once"
-            )
-        label_of[name] = line_number - 1
+    if repeat := first_repeat(classnames):
+        first, other = repeat
+        raise DatasetConversionError(
+            f"{class_file}: class {classnames[other]!r} is duplicated (lines {first + 1} and "
+            f"{other + 1}); each variant must be listed once"
+        )
+    label_of = {name: label for label, name in enumerate(classnames)}
     rows = []
     for split in COOP_SPLITS:
         split_file = coop_dir / FGVC_SPLIT_FILE.format(split=split)

@@ -14,11 +14,6 @@ restores is checked there (clsrl.training.restore).
 SLURM sends SIGTERM ahead of a time limit (the profile asks for it) and on preemption.
 `StopOnSignal` turns it into a checkpoint at the end of the current optimizer step and a stop:
 the job then exits with `TrainingStopped`, and its rerun resumes there, no completed step lost.
-
->>> spec_hash({"method": "sft", "trl": {"learning_rate": 1e-5}})
-'223d1d9e85b6'
->>> spec_hash({"trl": {"learning_rate": 1e-5}, "method": "sft"})  # key order does not matter
-'223d1d9e85b6'
 """
 
 from __future__ import annotations
@@ -34,7 +29,7 @@ import torch
 from transformers import TrainerCallback
 
 from clsrl.io import honour_umask, write_json
-from clsrl.training.spec import spec_checkpoint_dir, spec_hash
+from clsrl.training.spec import TrainingSpec, spec_checkpoint_dir
 
 COMMIT_FILE = "clsrl_commit.json"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
@@ -75,13 +70,13 @@ def file_sizes(checkpoint: Path) -> dict[str, int]:
     }
 
 
-def checkpoint_problem(checkpoint: Path, spec: dict) -> str | None:
+def checkpoint_problem(checkpoint: Path, spec: TrainingSpec) -> str | None:
     """Why a checkpoint cannot be resumed (never committed; committed for another spec or step;
     a file missing or of another size than at its commit), or None when it can."""
     if not is_committed(checkpoint):
         return "never committed (a crash or a full disk during its save)"
     commit = json.loads((checkpoint / COMMIT_FILE).read_text())
-    if commit.get("spec_hash") != spec_hash(spec) or commit.get("global_step") != checkpoint_step(
+    if commit.get("spec_hash") != spec.hash or commit.get("global_step") != checkpoint_step(
         checkpoint
     ):
         return f"its commit names another job or step ({commit})"
@@ -94,7 +89,7 @@ def checkpoint_problem(checkpoint: Path, spec: dict) -> str | None:
 
 
 def resumable_checkpoint(
-    checkpoint_root: Path, spec: dict, log: Callable[[str], None] = print
+    checkpoint_root: Path, spec: TrainingSpec, log: Callable[[str], None] = print
 ) -> Path | None:
     """The newest committed, intact checkpoint of this spec, after removing the others; None
     (and a line saying why) when there is none."""
@@ -110,7 +105,7 @@ def resumable_checkpoint(
     if others:
         log(
             f"starting fresh: the checkpoints in {checkpoint_root} ({', '.join(others)}) were "
-            f"trained with another spec than this job's (spec-{spec_hash(spec)}); they are "
+            f"trained with another spec than this job's (spec-{spec.hash}); they are "
             "removed when this job finishes"
         )
     return None
@@ -120,8 +115,8 @@ class CommitCheckpoints(TrainerCallback):
     """After the trainer saved checkpoint-N: wait for every process, commit it (write
     COMMIT_FILE, with every file's size, atomically), then delete the older checkpoints."""
 
-    def __init__(self, accelerator, spec: dict):
-        self.accelerator, self.spec_hash = accelerator, spec_hash(spec)
+    def __init__(self, accelerator, spec: TrainingSpec):
+        self.accelerator, self.spec_hash = accelerator, spec.hash
 
     def on_save(self, args, state, control, **kwargs):
         self.accelerator.wait_for_everyone()

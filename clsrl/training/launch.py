@@ -13,6 +13,7 @@ from pathlib import Path
 from clsrl.compute.resources import signal_lead_seconds
 from clsrl.joblog import run_forwarding_signals, time_limit_stop
 from clsrl.training.runtime import TrainingRuntime
+from clsrl.training.spec import TrainingSpec
 
 
 def launch_command(processes: int, accelerate_config: str, python: str) -> list[str]:
@@ -38,7 +39,7 @@ def launch_command(processes: int, accelerate_config: str, python: str) -> list[
 
 
 def run_training_job(
-    spec: dict,
+    spec: TrainingSpec,
     runtime: TrainingRuntime,
     *,
     base_model: str,
@@ -57,8 +58,9 @@ def run_training_job(
     files go to `tracking_dir` when the runtime asks for them."""
     accelerate_config = accelerate_configs / f"{runtime.multi_gpu_config}.yaml"
     command = [
-        *launch_command(spec["processes"], str(accelerate_config), sys.executable),
-        *("-m", "clsrl.training.train", "--spec", json.dumps(spec), "--base-model", base_model),
+        *launch_command(spec.processes, str(accelerate_config), sys.executable),
+        *("-m", "clsrl.training.train", "--spec", json.dumps(spec.as_mapping())),
+        *("--base-model", base_model),
         *("--questions", questions, "--dataset", dataset),
         *("--output", output, "--checkpoints", checkpoints),
         *("--save-steps", str(runtime.save_steps)),
@@ -66,7 +68,7 @@ def run_training_job(
         *("--report-to", ",".join(runtime.report_to), "--run-name", run_name),
     ]
     print(" ".join(command), flush=True)
-    per_process = max(1, threads // spec["processes"])  # as the job reserved them
+    per_process = max(1, threads // spec.processes)  # as the job reserved them
     env = {**os.environ, "OMP_NUM_THREADS": str(per_process)}
     if "tensorboard" in runtime.report_to and tracking_dir:  # the job's event files
         env["TENSORBOARD_LOGGING_DIR"] = str(Path(tracking_dir).resolve())

@@ -27,6 +27,7 @@ from clsrl.compute.disk_space import disk_full_explained
 from clsrl.io import folder_written_atomically, write_atomic, write_json
 from clsrl.provenance import provenance
 from clsrl.training.restore import weight_checksums
+from clsrl.training.spec import TrainingSpec
 
 SPEC_FILE = "training_spec.json"
 RECORD_FILE = "training_record.json"
@@ -77,16 +78,22 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def save_final_model(
-    model, trainer, processor, spec: dict, output_dir: Path, restored: dict | None, dtypes: dict
+    model,
+    trainer,
+    processor,
+    spec: TrainingSpec,
+    output_dir: Path,
+    restored: dict | None,
+    dtypes: dict,
 ) -> None:
     """`model` (LoRA merged, in the compute dtype), processor, spec, record and step log; renamed
     into place at the end. `restored`: what was restored from a checkpoint, checked
     (clsrl.training.restore.CheckpointRestore.record), or None for a run from the base model."""
-    if spec["lora"] is not None:
+    if spec.lora is not None:
         model = model.merge_and_unload()
     saved_dtype = torch.bfloat16 if dtypes["compute_dtype"] == "bfloat16" else torch.float32
     model = model.to(saved_dtype)  # a bf16 model is published in bf16, as Qwen2-VL is
-    record = provenance(spec)
+    record = provenance(spec.as_mapping())
     record.update(
         resumed_from=restored["checkpoint"] if restored else None,
         restored=restored,
@@ -107,7 +114,7 @@ def save_final_model(
     ):
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
-        write_json(staging / SPEC_FILE, spec)
+        write_json(staging / SPEC_FILE, spec.as_mapping())
         write_json(staging / RECORD_FILE, record)
         write_atomic(staging / LOG_HISTORY_FILE, pd.DataFrame(steps).to_csv(index=False))
 

@@ -69,7 +69,7 @@ from clsrl.training.publish import (  # noqa: F401 (the file names are clsrl.tra
 from clsrl.training.restore import CheckpointRestore, trainable_weights, weight_checksums
 from clsrl.training.rewards import reward_functions
 from clsrl.training.runtime import TrainingRuntime, training_runtime
-from clsrl.training.spec import spec_checkpoint_dir
+from clsrl.training.spec import TrainingSpec, spec_checkpoint_dir
 
 EXIT_STOPPED = 75  # EX_TEMPFAIL: stopped on a signal with a checkpoint saved; rerun to resume
 
@@ -86,7 +86,7 @@ def runtime_from(save_steps: int | None = None, **changes) -> TrainingRuntime:
     return replace(runtime, **changes)
 
 
-def training_rows(questions: list[dict], dataset_root: Path, spec: dict) -> list[dict]:
+def training_rows(questions: list[dict], dataset_root: Path, spec: TrainingSpec) -> list[dict]:
     """One training example per question: conversational prompt, image, class name (and for SFT
     the target completion). The trainer inserts the image before the text in the user turn."""
     rows = []
@@ -95,13 +95,13 @@ def training_rows(questions: list[dict], dataset_root: Path, spec: dict) -> list
             "prompt": [
                 {
                     "role": "user",
-                    "content": render_prompt(spec["prompt_style"], question["problem"]),
+                    "content": render_prompt(spec.prompt_style, question["problem"]),
                 }
             ],
-            "image": load_image(dataset_root / question["image"], spec["image_resize"]),
+            "image": load_image(dataset_root / question["image"], spec.image_resize),
             "classname": question["classname"],
         }
-        if spec["trainer"] == "sft":
+        if spec.trainer == "sft":
             row["completion"] = [{"role": "assistant", "content": question["classname"]}]
         rows.append(row)
     return rows
@@ -127,20 +127,20 @@ def use_bf16(precision: str) -> bool:
     return resolve_precision(precision, device) == torch.bfloat16  # evaluation's rule
 
 
-def weights_dtype(spec: dict, bf16: bool) -> torch.dtype:
+def weights_dtype(spec: TrainingSpec, bf16: bool) -> torch.dtype:
     """The dtype the base model is loaded in: the master dtype for full fine-tuning; with LoRA the
     frozen base may stay in the compute dtype (peft keeps the trainable adapters in float32)."""
-    if spec["lora"] is not None and bf16:
+    if spec.lora is not None and bf16:
         return torch.bfloat16
     return MASTER_WEIGHTS_DTYPE
 
 
 def trainer_arguments(
-    spec: dict, checkpoint_dir: Path, runtime: TrainingRuntime, bf16: bool
+    spec: TrainingSpec, checkpoint_dir: Path, runtime: TrainingRuntime, bf16: bool
 ) -> dict:
     """The TRL config arguments: the spec's plus where and how to save and log."""
     arguments = {
-        **spec["trl"],
+        **spec.trl,
         "output_dir": str(checkpoint_dir),
         "bf16": bf16,
         "use_cpu": not torch.cuda.is_available(),
@@ -150,7 +150,7 @@ def trainer_arguments(
         "report_to": list(runtime.report_to),  # log_history.csv is written whatever this says
         **({"run_name": runtime.run_name} if runtime.run_name else {}),
     }
-    if spec["trainer"] == "grpo":
+    if spec.trainer == "grpo":
         arguments["log_completions"] = runtime.log_completions
         # TRL loads the frozen reference model itself, with these settings (the policy we pass
         # already loaded): the compute dtype is enough for a model that is never updated.
@@ -206,13 +206,13 @@ def processor_for_grpo(processor):
     return trainer_processor
 
 
-def lora_config(spec: dict):
+def lora_config(spec: TrainingSpec):
     """A peft LoraConfig for the spec's LoRA settings, or None for full fine-tuning."""
-    if spec["lora"] is None:
+    if spec.lora is None:
         return None
     from peft import LoraConfig
 
-    lora = spec["lora"]
+    lora = spec.lora
     return LoraConfig(
         r=lora["r"],
         lora_alpha=lora["alpha"],
@@ -222,17 +222,17 @@ def lora_config(spec: dict):
     )
 
 
-def build_trainer(spec: dict, model, processor, dataset, arguments: dict):
+def build_trainer(spec: TrainingSpec, model, processor, dataset, arguments: dict):
     """TRL's GRPOTrainer or SFTTrainer, as the spec names. GRPO's rewards read each completion
     as the reply the model's chat template holds (clsrl.models.families: after its reply
     separator)."""
-    if spec["trainer"] == "grpo":
+    if spec.trainer == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
         separator = family_for(model.config.model_type).reply_separator
         return GRPOTrainer(
             model=model,
-            reward_funcs=reward_functions(spec["rewards"], reply_separator=separator),
+            reward_funcs=reward_functions(spec.rewards, reply_separator=separator),
             args=GRPOConfig(**arguments),
             train_dataset=dataset,
             processing_class=processor_for_grpo(processor),
@@ -250,7 +250,7 @@ def build_trainer(spec: dict, model, processor, dataset, arguments: dict):
 
 
 def prepare_trainer(
-    spec: dict,
+    spec: TrainingSpec,
     base_model: str,
     questions_path: str | Path,
     dataset_dir: str | Path,
@@ -261,7 +261,7 @@ def prepare_trainer(
     master weights, the training rows, the trainer's settings (GRPO's sampling never emits the
     model family's image placeholder tokens)."""
     runtime = runtime or runtime_from()
-    bf16 = use_bf16(spec["precision"])
+    bf16 = use_bf16(spec.precision)
     model, processor = load_model_and_processor(
         base_model,
         device="cpu",  # the trainer places it
@@ -270,7 +270,7 @@ def prepare_trainer(
     )
     rows = training_rows(read_questions(questions_path), Path(dataset_dir), spec)
     arguments = trainer_arguments(spec, Path(checkpoint_dir), runtime, bf16)
-    if spec["trainer"] == "grpo":
+    if spec.trainer == "grpo":
         arguments = with_suppressed_tokens(
             arguments, suppressed_token_ids(model.config, processor.tokenizer)
         )
@@ -302,7 +302,7 @@ def checkpoint_bytes(model) -> int:
 
 
 def train(
-    spec: dict,
+    spec: TrainingSpec,
     base_model: str,
     questions_path: str | Path,
     dataset_dir: str | Path,
@@ -358,11 +358,11 @@ def train(
     return output_dir
 
 
-def fresh_trainable_model(spec: dict, base_model: str):
+def fresh_trainable_model(spec: TrainingSpec, base_model: str):
     """The base model as training starts from it, on the CPU: float32 master weights and, for a
     LoRA job, its adapter (what FSDP's gathered weights load into, clsrl.training.publish)."""
     model, _ = load_model_and_processor(base_model, device="cpu", precision=MASTER_WEIGHTS_DTYPE)
-    if spec["lora"] is None:
+    if spec.lora is None:
         return model
     from peft import get_peft_model
 
@@ -383,7 +383,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-to", default="", help="trackers, comma-separated (tensorboard)")
     parser.add_argument("--run-name", help="the trackers' name of the run")
     args = parser.parse_args(argv)
-    spec = json.loads(args.spec) if args.spec.lstrip().startswith("{") else read_json(args.spec)
+    mapping = json.loads(args.spec) if args.spec.lstrip().startswith("{") else read_json(args.spec)
+    spec = TrainingSpec.from_mapping(mapping)
     runtime = runtime_from(
         args.save_steps,
         keep_checkpoints=args.keep_checkpoints,

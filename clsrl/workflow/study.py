@@ -14,9 +14,9 @@ the validated config holds every key, with the schema's defaults.
 ['EuroSAT.base', 'EuroSAT.new']
 >>> study.base_models
 {'Qwen2-VL-2B-Instruct': 'Qwen/Qwen2-VL-2B-Instruct'}
->>> study.training_spec("sft", "EuroSAT.base", 4, 1, model="Qwen2-VL-2B-Instruct")["base_model"]
+>>> study.training_spec("sft", "EuroSAT.base", 4, 1, model="Qwen2-VL-2B-Instruct").base_model
 'Qwen/Qwen2-VL-2B-Instruct'
->>> study.training_spec("sft", "EuroSAT.base", 4, 1)["trl"]["num_train_epochs"]  # the only model
+>>> study.training_spec("sft", "EuroSAT.base", 4, 1).trl["num_train_epochs"]  # the only model
 100
 >>> print(config_sources(["my.yaml"]))  # doctest: +NORMALIZE_WHITESPACE
 config: my.yaml (replaces config.yaml: every key it leaves out takes the schema's default,
@@ -48,7 +48,7 @@ from clsrl.prompts import wording_in_effect
 from clsrl.questions import option_params
 from clsrl.toy.settings import shipped_digest, shipped_settings, tiny_model_params, toy_settings
 from clsrl.training.runtime import TrainingRuntime, training_runtime
-from clsrl.training.spec import training_spec
+from clsrl.training.spec import TrainingSpec, training_spec
 from clsrl.views import HALVES, View
 
 DEMO_CONFIG = "config.yaml"
@@ -233,9 +233,10 @@ class Study:
 
     def training_spec(
         self, method: str, view: str, shots: int, seed: int, model: str | None = None
-    ) -> dict:
-        """What one training job trains (clsrl.training.spec): its only output-shaping param.
-        `model` is a base model's label (may be left out when the study has one)."""
+    ) -> TrainingSpec:
+        """What one training job trains (clsrl.training.spec); its mapping is the job's only
+        output-shaping param. `model` is a base model's label (may be left out when the study
+        has one)."""
         config = {**self.config, "base_model": self.base_model(model)}
         return training_spec(config, method, view, shots, seed, methods=self.methods)
 

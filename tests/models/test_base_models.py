@@ -72,7 +72,7 @@ def test_every_job_of_the_study_is_made_once_per_base_model():
 def test_a_training_spec_and_record_name_their_base_model():
     study = Study(validate_config({"datasets": ["EuroSAT"], "base_model": TWO}))
     spec = study.training_spec("sft", "EuroSAT", 4, 1, model="tiny-qwen2.5-vl")
-    assert spec["base_model"] == "builtin:tiny-qwen2.5-vl"
+    assert spec.base_model == "builtin:tiny-qwen2.5-vl"
     one = Study(validate_config({"datasets": ["EuroSAT"], "base_model": TWO[1]}))
     assert one.training_spec("sft", "EuroSAT", 4, 1) == spec  # the same job as when alone
     record = study.eval_record("tiny-qwen2.5-vl", "zero-shot", "thinking", one.train_views[0])

@@ -95,7 +95,6 @@ def test_evaluation_never_generates_an_image_placeholder(tiny_model_dir, monkeyp
 def test_grpo_never_samples_an_image_placeholder(tiny_model_dir, colours_dir, tmp_path):
     """GRPO's sampling suppresses the family's placeholders (TRL 1.16 alone suppresses only the
     image token): the spec stays as it was, and a model that favours them trains a step."""
-    import copy
 
     from clsrl.datasets.canonical import load_dataset
     from clsrl.fewshot import few_shot_questions
@@ -106,9 +105,9 @@ def test_grpo_never_samples_an_image_placeholder(tiny_model_dir, colours_dir, tm
     split = tmp_path / "train.jsonl"
     write_questions(split, few_shot_questions(load_dataset(colours_dir), 1, 1, paper_options()))
     spec = spec_for("no-thinking", {"max_steps": 1})
-    asked = copy.deepcopy(spec)
+    asked = spec.as_mapping()
     trainer, processor = prepare_trainer(spec, str(tiny_model_dir), split, colours_dir, tmp_path)
-    assert spec == asked  # the job's spec (a Snakemake param) is not touched
+    assert spec.as_mapping() == asked  # the job's spec (a Snakemake param) is not touched
     favoured = placeholder_ids(processor, "qwen2_vl")
     assert trainer.generation_config.suppress_tokens == sorted(favoured)
 

@@ -172,7 +172,7 @@ def test_a_dry_run_of_three_models_asks_for_each_job_what_its_own_model_needs(tm
                 wildcards["method"], wildcards["view"], int(wildcards["shots"]),
                 int(wildcards["seed"]), model=wildcards["model"],
             )  # fmt: skip
-            assert spec["base_model"] == config["base_model"][wildcards["model"]]
+            assert spec.base_model == config["base_model"][wildcards["model"]]
             expected = resources.train_resources(spec, resources.num_classes(wildcards["view"]))
             train_mem.setdefault(wildcards["model"], set()).add(job["mem_mb"])
         elif job["rule"] == "evaluate_trained":

@@ -300,7 +300,7 @@ def test_a_two_process_training_killed_after_a_checkpoint_resumes_to_the_uninter
     training = {"max_steps": 4, "gpus": 2, "sft_examples_per_device": 2}
     training["multi_gpu_config"] = sharding
     spec = spec_for("sft", {**training, **({"lora": LORA} if lora else {})}, learning_rate=0.01)
-    assert spec["processes"] == 2 and spec["trl"]["gradient_accumulation_steps"] == 1
+    assert spec.processes == 2 and spec.trl["gradient_accumulation_steps"] == 1
     reference, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
     args = (tiny_model_dir, questions, colours_dir)
     two_process_training(spec, reference, *args, sharding)

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from clsrl.compute.disk_space import DiskFull, disk_full_explained, is_full_disk_error
 from clsrl.models.loading import load_model_and_processor
-from clsrl.training.checkpoints import COMMIT_FILE, checkpoint_problem, file_sizes, spec_hash
+from clsrl.training.checkpoints import COMMIT_FILE, checkpoint_problem, file_sizes
 from clsrl.training.restore import CheckpointMismatch, load_full_weights, weight_checksum
 from tests.training.test_train import questions as questions  # the fixture
 from tests.training.test_train import spec_for
@@ -135,12 +135,12 @@ def committed_checkpoint(folder, spec, step=4):
     checkpoint.mkdir(parents=True)
     (checkpoint / "model.safetensors").write_bytes(b"w" * 100)
     (checkpoint / "optimizer.pt").write_bytes(b"o" * 50)
-    commit = {"global_step": step, "spec_hash": spec_hash(spec), "files": file_sizes(checkpoint)}
+    commit = {"global_step": step, "spec_hash": spec.hash, "files": file_sizes(checkpoint)}
     (checkpoint / COMMIT_FILE).write_text(json.dumps(commit))
     return checkpoint
 
 
-SPEC = {"method": "sft", "trl": {"learning_rate": 1e-5}}
+SPEC = spec_for("sft")
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_a_checkpoint_is_resumable_only_as_it_was_committed(damage, problem, tmp
 
 def test_a_checkpoint_of_another_spec_is_not_resumable(tmp_path):
     checkpoint = committed_checkpoint(tmp_path, SPEC)
-    other = {**SPEC, "method": "no-thinking"}
+    other = SPEC.replace(method="no-thinking")
     assert "its commit names another job or step" in checkpoint_problem(checkpoint, other)
 
 

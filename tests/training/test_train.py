@@ -14,7 +14,7 @@ from clsrl.io import read_json
 from clsrl.models.loading import load_model_and_processor
 from clsrl.questions import write_questions
 from clsrl.training import train as train_module
-from clsrl.training.spec import training_spec
+from clsrl.training.spec import TrainingSpec, training_spec
 from clsrl.training.train import (
     LOG_HISTORY_FILE,
     RECORD_FILE,
@@ -56,7 +56,7 @@ def questions(colours_dir, tmp_path_factory):
 def train_command(spec, tmp_path, model_dir, dataset_dir, questions):
     """`-m clsrl.training.train ...` arguments writing to tmp_path/model (checkpoints beside it)."""
     spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps(spec))
+    spec_file.write_text(json.dumps(spec.as_mapping()))
     return [
         *("-m", "clsrl.training.train", "--spec", str(spec_file), "--base-model", str(model_dir)),
         *("--questions", str(questions), "--dataset", str(dataset_dir)),
@@ -92,7 +92,7 @@ def test_each_method_trains_and_writes_a_loadable_model(
         runtime_from(save_steps=1),
     )
 
-    assert read_json(out / SPEC_FILE) == spec
+    assert TrainingSpec.from_mapping(read_json(out / SPEC_FILE)) == spec
     record = read_json(out / RECORD_FILE)
     assert record["global_step"] == 2 and record["versions"]["trl"] == "1.16.0"
     history = pd.read_csv(out / LOG_HISTORY_FILE)

@@ -79,4 +79,4 @@ def test_the_demo_copies_the_shipped_toy_model_and_other_settings_pretrain_one()
 def test_a_study_with_one_base_model_lets_a_job_leave_the_model_out():
     study = Study(default_config())
     assert study.base_model() == "Qwen/Qwen2-VL-2B-Instruct"
-    assert study.training_spec("sft", "EuroSAT", 4, 1)["base_model"] == study.base_model()
+    assert study.training_spec("sft", "EuroSAT", 4, 1).base_model == study.base_model()
