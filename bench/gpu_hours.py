@@ -119,21 +119,21 @@ def wildcards_of(job: dict) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
-def job_gpu_hours(job: dict, study: Study, model) -> tuple[str, str, float] | None:
+def job_gpu_hours(job: dict, study: Study, costs) -> tuple[str, str, float] | None:
     """(stage, method, GPU-hours) of a training or evaluation job under a cost model."""
     wildcards = wildcards_of(job)
     if job["rule"] == "train":
         method, view = wildcards["method"], wildcards["view"]
         shots, seed = int(wildcards["shots"]), int(wildcards["seed"])
         spec = study.training_spec(method, view, shots, seed, model=wildcards["model"])
-        asked = train_resources(spec, num_classes(view), model=model)
+        asked = train_resources(spec, num_classes(view), costs=costs)
         stage = "train"
     elif job["rule"] in ("evaluate_trained", "evaluate_zero_shot"):
         method = wildcards.get("method", "zero-shot")
         style = wildcards.get("style") or study.method_style(method)
         base_model = study.base_model(wildcards["model"])
         asked = eval_resources(
-            study.config, style, wildcards["target"], model=model, base_model=base_model
+            study.config, style, wildcards["target"], costs=costs, base_model=base_model
         )
         stage = "evaluate"
     else:
@@ -143,20 +143,20 @@ def job_gpu_hours(job: dict, study: Study, model) -> tuple[str, str, float] | No
 
 def by_method(jobs: list[dict], study: Study) -> str:
     """GPU-hours per stage and method under the fallback and (where written) measured models."""
-    models = {"fallback": FALLBACK}
+    cost_models = {"fallback": FALLBACK}
     if cost_model() is not FALLBACK:
-        models["measured"] = cost_model()
+        cost_models["measured"] = cost_model()
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for job in jobs:
-        for name, model in models.items():
-            found = job_gpu_hours(job, study, model)
+        for name, costs in cost_models.items():
+            found = job_gpu_hours(job, study, costs)
             if found:
                 sums[found[:2]][name] += found[2]
         found = job_gpu_hours(job, study, FALLBACK)
         if found:
             counts[found[:2]] += 1
-    names = list(models)
+    names = list(cost_models)
     lines = [
         "| stage | method | jobs | " + " | ".join(f"GPU-hours, {n}" for n in names) + " |",
         "|---|---|---|" + "---|" * len(names),
@@ -169,7 +169,7 @@ def by_method(jobs: list[dict], study: Study) -> str:
         lines.append(f"| {key[0]} | {key[1]} | {counts[key]} | {cells} |")
     cells = " | ".join(f"**{totals[name]:,.0f}**" for name in names)
     lines.append(f"| **total** | | {sum(counts.values())} | {cells} |")
-    sources = "; ".join(model.source for model in models.values())
+    sources = "; ".join(costs.source for costs in cost_models.values())
     return "\n".join(lines) + f"\n\nCost models: {sources}."
 
 

@@ -29,11 +29,11 @@ sequence tokens (a step's FLOPs), host memory by parameters. A tiny built-in mod
 >>> from clsrl.training.spec import training_spec
 >>> paper = validate_config({"datasets": ["ImageNet"], "methods": ["cls-rl"]})
 >>> spec = training_spec(paper, "cls-rl", "ImageNet", shots=4, seed=1)
->>> train_resources(spec, num_classes("ImageNet"), model=FALLBACK)
+>>> train_resources(spec, num_classes("ImageNet"), costs=FALLBACK)
 {'gpu': 1, 'mem_mb': 16000, 'runtime': 4057}
->>> eval_resources(paper, "thinking", "ImageNet", model=FALLBACK)
+>>> eval_resources(paper, "thinking", "ImageNet", costs=FALLBACK)
 {'gpu': 1, 'mem_mb': 8000, 'runtime': 370}
->>> train_resources(spec, 1000, attempt=2, model=FALLBACK)["mem_mb"]
+>>> train_resources(spec, 1000, attempt=2, costs=FALLBACK)["mem_mb"]
 32000
 """
 
@@ -87,7 +87,7 @@ def _fallback() -> CostModel:
 FALLBACK = _fallback()
 
 
-def measured_model(data: dict) -> CostModel:
+def measured_costs(data: dict) -> CostModel:
     """A cost model from the figures bench/gpu_check.py measured (its `costs` section)."""
     where = data["measured_on"]
     return CostModel(
@@ -105,7 +105,7 @@ def cost_model() -> CostModel:
     path = resources.files("clsrl").joinpath(MEASURED_RESOURCE)
     if not path.is_file():
         return FALLBACK
-    return measured_model(json.loads(path.read_text(encoding="utf-8")))
+    return measured_costs(json.loads(path.read_text(encoding="utf-8")))
 
 
 SAFETY = 1.5  # slower GPUs, longer answers, a busy file system
@@ -240,10 +240,10 @@ def host_mem_mb(size: ModelSize, kind: str, processes: int, attempt: int) -> int
     return grown(max(TINY_MEM_MB, scaled) * max(processes, 1), attempt)
 
 
-def train_wall_seconds(spec, classes: int, model: CostModel | None = None) -> float:
+def train_wall_seconds(spec, classes: int, costs: CostModel | None = None) -> float:
     """Estimated wall-clock seconds of one training job on its GPUs (`spec`, a
     clsrl.training.spec.TrainingSpec), for a view of `classes` classes."""
-    model = model or cost_model()
+    costs = costs or cost_model()
     trl, gpus = spec.trl, spec.processes
     size = size_of_model(spec.base_model, spec.image_resize)
     items_epochs = spec.shots * classes * trl["num_train_epochs"]
@@ -253,24 +253,24 @@ def train_wall_seconds(spec, classes: int, model: CostModel | None = None) -> fl
         if trl["max_steps"] > 0:
             steps = min(steps, trl["max_steps"])
         kind = answer_kind(spec.prompt_style)
-        share = model.grpo_generate_share[kind]
+        share = costs.grpo_generate_share[kind]
         scale = work_scale(size, trl["max_completion_length"])
-        one_gpu = steps * per_step * model.grpo_per_completion[kind] * scale
+        one_gpu = steps * per_step * costs.grpo_per_completion[kind] * scale
         return one_gpu * (share + (1 - share) / gpus)
     examples = items_epochs
     if trl["max_steps"] > 0:
         examples = min(examples, trl["max_steps"] * per_step)
-    return examples * model.sft_per_example * work_scale(size) / gpus
+    return examples * costs.sft_per_example * work_scale(size) / gpus
 
 
-def train_resources(spec, classes: int, attempt: int = 1, model: CostModel | None = None) -> dict:
+def train_resources(spec, classes: int, attempt: int = 1, costs: CostModel | None = None) -> dict:
     """GPUs, memory and runtime of one training job (rule train) from its TrainingSpec."""
     gpus = spec.processes
     size = size_of_model(spec.base_model, spec.image_resize)
     return {
         "gpu": gpus,
         "mem_mb": host_mem_mb(size, "train", gpus, attempt),
-        "runtime": minutes(train_wall_seconds(spec, classes, model), attempt),
+        "runtime": minutes(train_wall_seconds(spec, classes, costs), attempt),
     }
 
 
@@ -279,15 +279,15 @@ def eval_resources(
     style: str,
     target: str,
     attempt: int = 1,
-    model: CostModel | None = None,
+    costs: CostModel | None = None,
     base_model: str | None = None,
 ) -> dict:
     """GPUs, memory and runtime of one evaluation job (one model, one prompt style, one target);
     `base_model` is the model evaluated (the config's when it names one)."""
-    model = model or cost_model()
+    costs = costs or cost_model()
     size = size_of_model(base_model or config["base_model"], config["images"]["resize"])
     gpus = 0 if config["evaluation"]["device"] == "cpu" else 1
-    per_image = model.eval_per_image[answer_kind(style)] * work_scale(size)
+    per_image = costs.eval_per_image[answer_kind(style)] * work_scale(size)
     return {
         "gpu": gpus,
         "mem_mb": host_mem_mb(size, "evaluate", 1, attempt),

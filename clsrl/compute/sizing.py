@@ -103,7 +103,7 @@ def model_lines(study, sizes: dict[str, ModelSize]) -> list[str]:
 
 def planned_jobs(study, label: str) -> tuple[list[dict], list[dict]]:
     """The first-attempt resources of every training and evaluation job of a base model."""
-    config, model = study.config, study.base_model(label)
+    config, base_model = study.config, study.base_model(label)
     trains, evals = [], []
     for run in study.trained_runs():
         if run["model"] != label:
@@ -112,10 +112,10 @@ def planned_jobs(study, label: str) -> tuple[list[dict], list[dict]]:
         trains.append(train_resources(spec, num_classes(run["view"])))
         style = study.method_style(run["method"])
         for target in study.eval_targets(View.parse(run["view"])):
-            evals.append(eval_resources(config, style, target, base_model=model))
+            evals.append(eval_resources(config, style, target, base_model=base_model))
     for style in study.zero_shot_styles:
         for target in study.zero_shot_targets():
-            evals.append(eval_resources(config, style, target, base_model=model))
+            evals.append(eval_resources(config, style, target, base_model=base_model))
     return trains, evals
 
 

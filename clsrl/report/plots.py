@@ -26,6 +26,13 @@ from clsrl.training.rewards import REWARD_MEASURES  # noqa: E402
 FIGURE_DPI = 150
 
 
+def save_figure(figure, path: str | Path, **options) -> None:
+    """Write `figure` to `path` (its folder made) at FIGURE_DPI, and free it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=FIGURE_DPI, **options)
+    plt.close(figure)
+
+
 def plot_accuracy_bars(long: pd.DataFrame, targets: list[str], path: str | Path) -> None:
     """Bars of accuracy per target dataset, hue = method / prompt style, one panel per metric
     (and a row of panels per base model when the study has several).
@@ -71,9 +78,7 @@ def plot_accuracy_bars(long: pd.DataFrame, targets: list[str], path: str | Path)
     grid.figure.suptitle(
         f"Bars: mean over seeds; lines span {kinds or 'nothing (one run)'}", y=1.03
     )
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    grid.savefig(path, dpi=FIGURE_DPI)
-    plt.close(grid.figure)
+    save_figure(grid.figure, path, bbox_inches="tight")  # as seaborn's grid.savefig
 
 
 REWARD_COLUMN = re.compile(r"rewards/(?P<function>.+)/mean")
@@ -140,13 +145,11 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
     its log_history table.
     """
     data = reward_frames(histories)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     if data.empty:
         figure, axis = plt.subplots(figsize=(4, 2))
         axis.text(0.5, 0.5, "no GRPO run in this study", ha="center", va="center")
         axis.set_axis_off()
-        figure.savefig(path, dpi=FIGURE_DPI)
-        plt.close(figure)
+        save_figure(figure, path)
         return
     panel_rows = list(dict.fromkeys(zip(data["measure"], data["model"], strict=True)))
     order = {"accuracy": 0, KL_COLUMN: 2}  # accuracy first, KL last, the others between
@@ -205,8 +208,7 @@ def plot_reward_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> 
         f"GRPO training rewards and KL, a line per run: running mean over {window} steps\n"
         "(faint: each step's value, a mean over its completions)"
     )
-    figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path, bbox_inches="tight")
 
 
 def shared_limit(matrices: list[pd.DataFrame]) -> float:
@@ -245,6 +247,4 @@ def plot_delta_heatmap(
     axis.set_ylabel("fine-tuning dataset")
     axis.set_title(title)
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=FIGURE_DPI)
-    plt.close(figure)
+    save_figure(figure, path)

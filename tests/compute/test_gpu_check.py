@@ -4,7 +4,7 @@ import importlib.util
 import json
 import sys
 
-from clsrl.compute.resources import measured_model, train_wall_seconds
+from clsrl.compute.resources import measured_costs, train_wall_seconds
 from tests.conftest import ROOT
 
 
@@ -37,16 +37,16 @@ def test_gpu_check_tiny_writes_its_tables_and_the_cost_models_figures(tmp_path, 
     table = (tmp_path / "gpu_check.md").read_text()
     assert "| GRPO (4 completions per step) |" in table and "| thinking | 4 | 8 |" in table
     # the figures feed the cost model
-    model = measured_model(record["costs"])
-    assert model.source.startswith("measured: CPU, ")
+    costs = measured_costs(record["costs"])
+    assert costs.source.startswith("measured: CPU, ")
     from clsrl.config import validate_config
     from clsrl.training.spec import training_spec
 
     config = validate_config({"datasets": ["EuroSAT"], "methods": ["cls-rl", "sft"]})
     for method in ("cls-rl", "sft"):
         spec = training_spec(config, method, "EuroSAT", 4, 1)
-        assert train_wall_seconds(spec, 10, model) > 0
-    assert set(model.eval_per_image) == {"thinking", "direct"}
+        assert train_wall_seconds(spec, 10, costs) > 0
+    assert set(costs.eval_per_image) == {"thinking", "direct"}
 
 
 def test_the_memory_guide_prints_every_setting_for_every_card():

@@ -9,7 +9,7 @@ from clsrl.compute.resources import (
     MEASURED_RESOURCE,
     cost_model,
     eval_resources,
-    measured_model,
+    measured_costs,
     num_classes,
     train_resources,
     train_wall_seconds,
@@ -50,7 +50,7 @@ TINY = validate_config({"base_model": "builtin:tiny-qwen2-vl", "training": {"max
 )
 def test_train_resources(config, method, view, attempt, expected):
     spec = training_spec(config, method, view, shots=4, seed=1)
-    asked = train_resources(spec, num_classes(view), attempt, model=FALLBACK)
+    asked = train_resources(spec, num_classes(view), attempt, costs=FALLBACK)
     assert asked == expected
 
 
@@ -70,7 +70,7 @@ def test_train_resources(config, method, view, attempt, expected):
     ],
 )
 def test_eval_resources(config, style, target, expected):
-    assert eval_resources(config, style, target, model=FALLBACK) == expected
+    assert eval_resources(config, style, target, costs=FALLBACK) == expected
 
 
 MEASURED = {
@@ -87,14 +87,14 @@ MEASURED = {
 }
 
 
-def test_a_measured_model_replaces_the_fallback_and_says_where_it_came_from():
-    model = measured_model(MEASURED)
-    assert model.source == "measured: NVIDIA H100 80GB HBM3, 2026-11-28, commit abc1234"
+def test_a_measured_costs_replaces_the_fallback_and_says_where_it_came_from():
+    costs = measured_costs(MEASURED)
+    assert costs.source == "measured: NVIDIA H100 80GB HBM3, 2026-11-28, commit abc1234"
     # ImageNet CLS-RL: 2,500 steps x 64 completions x 0.5 s on one GPU
     one, eight = (training_spec(c, "cls-rl", "ImageNet", 4, 1) for c in (PAPER, PAPER_8))
-    assert train_wall_seconds(one, 1000, model) == 2500 * 64 * 0.5
+    assert train_wall_seconds(one, 1000, costs) == 2500 * 64 * 0.5
     # on 8 GPUs the generating 80% takes as long, the rest an eighth
-    seconds_8 = train_wall_seconds(eight, 1000, model)
+    seconds_8 = train_wall_seconds(eight, 1000, costs)
     assert seconds_8 == pytest.approx(2500 * 64 * 0.5 * (0.8 + 0.2 / 8))
 
 
@@ -108,7 +108,7 @@ def test_the_measured_file_is_used_where_a_gpu_run_wrote_one():
 def test_attempt_starts_at_one():
     spec = training_spec(PAPER, "sft", "ImageNet", shots=4, seed=1)
     with pytest.raises(ValueError, match="attempt must be 1 or more"):
-        train_resources(spec, 1000, attempt=0, model=FALLBACK)
+        train_resources(spec, 1000, attempt=0, costs=FALLBACK)
 
 
 @pytest.mark.workflow
