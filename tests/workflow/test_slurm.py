@@ -189,6 +189,7 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     every process of the job step. The training saves a checkpoint and exits; Snakemake resubmits
     the job, which resumes from that checkpoint and ends with the weights of the same job run
     without the signal (GRPO from the toy model, whose weights move; the job's 2 threads)."""
+    from clsrl.training.spec import TrainingSpec
     from clsrl.training.train import runtime_from, train
     from tests.training.test_faults import assert_same_weights
     from tests.training.test_train import weights
@@ -232,7 +233,9 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     assert record["restored"]["step"] >= 3  # the steps logged before it
     assert record["global_step"] == 100
 
-    spec = json.loads((tmp_path / model / "training_spec.json").read_text())
+    spec = TrainingSpec.from_mapping(
+        json.loads((tmp_path / model / "training_spec.json").read_text())
+    )
     base = tmp_path / "results/base_model/toy-qwen2-vl"
     questions = tmp_path / "results/splits/demo-colours/2shot/seed1/train.jsonl"
     uninterrupted = tmp_path / "uninterrupted"
