@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -143,15 +144,19 @@ def test_workflow_runs_through_slurm_like_a_local_run(slurm_env, tmp_path):
     env, record = slurm_env
     local, cluster_run = tmp_path / "local", tmp_path / "slurm"
     local.mkdir(), cluster_run.mkdir()
-    snakemake(local, *TARGETS, "--cores", "2", "--configfile", str(CONFIG), env={})
     profile = slurm_profile(tmp_path)
-    done = snakemake(
-        cluster_run,
-        *TARGETS,
-        *("--profile", str(profile), "--configfile", str(CONFIG)),
-        *("--set-resources", f"train:runtime={TRAIN_MINUTES}"),
-        env=env,
-    )
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the local run while SLURM schedules
+        local_run = beside.submit(
+            snakemake, local, *TARGETS, "--cores", "2", "--configfile", str(CONFIG), env={}
+        )
+        done = snakemake(
+            cluster_run,
+            *TARGETS,
+            *("--profile", str(profile), "--configfile", str(CONFIG)),
+            *("--set-resources", f"train:runtime={TRAIN_MINUTES}"),
+            env=env,
+        )
+        local_run.result()
 
     calls = sbatch_calls(record)
     assert {rule: sum(call["rule"] == rule for call in calls) for rule in JOBS} == JOBS, done.stderr
@@ -254,53 +259,3 @@ def test_sigterm_to_a_training_job_saves_and_its_retry_resumes(slurm_env, tmp_pa
     finally:
         torch.set_num_threads(threads)
     assert_same_weights(tmp_path / model, weights(uninterrupted / "model"), base)
-
-
-def test_two_base_models_each_job_asks_for_the_model_it_loads(slurm_env, tmp_path):
-    """A study of two tiny builds of different families and sizes (tiny-qwen2-vl, 219,392
-    parameters; tiny-gemma3, 178,496): every sbatch call asks what clsrl.compute.resources computes
-    for the model of its own job (both at the tiny models' floors), no --signal; each training
-    publishes its own model's weights; the tables hold a row per model."""
-    from clsrl.compute.resources import eval_resources, num_classes, train_resources
-    from clsrl.config import validate_config
-    from clsrl.workflow.study import Study
-    from tests.training.test_train import weights
-
-    env, record = slurm_env
-    record.write_text("")
-    config = yaml.safe_load(CONFIG.read_text())
-    config.update(datasets=["demo-colours"], methods=["zero-shot", "no-thinking"])
-    config["base_model"] = ["builtin:tiny-qwen2-vl", "builtin:tiny-gemma3"]
-    config["evaluation"]["zero_shot_styles"] = ["no-thinking"]
-    configfile = tmp_path / "two_models.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    done = snakemake(
-        tmp_path, "results/tables/fewshot.csv", "--profile", str(slurm_profile(tmp_path)),
-        "--configfile", str(configfile), env=env,
-    )  # fmt: skip
-    study = Study(validate_config(config))
-    calls = sbatch_calls(record)
-    assert len(calls) == 2 * 3, done.stderr  # per model: a training, two evaluations
-    for call in calls:
-        rule, wildcards = call["--comment"].removeprefix("rule_").split("_wildcards_")
-        model = next(label for label in study.base_models if wildcards.startswith(label + "_"))
-        if rule == "train":
-            spec = study.training_spec("no-thinking", "demo-colours", 2, 1, model=model)
-            expected = train_resources(spec, num_classes("demo-colours"))
-        else:
-            style = "no-thinking"
-            expected = eval_resources(
-                study.config, style, "demo-colours", base_model=study.base_model(model)
-            )
-        asked = {"--gpus": call["--gpus"], "--mem": call["--mem"], "-t": call["-t"]}
-        assert asked == {
-            "--gpus": str(expected["gpu"]), "--mem": str(expected["mem_mb"]),
-            "-t": str(expected["runtime"]),
-        }, call  # fmt: skip
-        assert "--signal" not in call
-    for label, parameters in (("tiny-qwen2-vl", 219_392), ("tiny-gemma3", 178_496)):
-        folder = tmp_path / f"results/models/{label}/no-thinking/demo-colours/2shot/seed1"
-        saved = sum(tensor.numel() for tensor in weights(folder).values())
-        assert saved == parameters  # the model this job loaded and trained
-    table = pd.read_csv(tmp_path / "results/tables/accuracy_long.csv")
-    assert set(table["model"]) == {"tiny-qwen2-vl", "tiny-gemma3"}
