@@ -1,8 +1,7 @@
 """The whole study on every model family at once (`-m families`): one config lists each family's
 tiny random build as a base model, and the real Snakefile builds them, trains SFT, CLS-RL (LoRA)
-and No-Thinking from each, evaluates every trained model and writes one set of tables with a row
-per family. One dataset, one seed, one step per training. (Loading each family's build and
-evaluating in both prompt styles: tests/models/test_families.py.)"""
+and No-Thinking from each, evaluates every model (zero-shot in both prompt styles) and writes
+one set of tables with a row per family. One dataset, one seed, one step per training."""
 
 import pandas as pd
 import pytest
@@ -18,7 +17,7 @@ MODELS = [f"builtin:{family.tiny_builtin}" for family in FAMILIES.values()]
 STUDY = {
     "datasets": ["demo-colours"],
     "settings": ["fewshot"],
-    "methods": ["sft", "cls-rl-lora", "no-thinking"],
+    "methods": ["zero-shot", "sft", "cls-rl-lora", "no-thinking"],
     "method_variants": {"cls-rl-lora": {"extends": "cls-rl", "lora": True}},
     "base_model": MODELS,
     "demo_data": {"per_class": {"train": 1, "val": 1, "test": 1}},
@@ -53,7 +52,7 @@ def test_every_family_is_built_trained_and_evaluated_by_the_workflow(family_stud
     assert families >= 4
     assert planned["build_tiny_model"] == families
     assert planned["train"] == 3 * families  # sft, cls-rl-lora, no-thinking
-    assert "evaluate_zero_shot" not in planned
+    assert planned["evaluate_zero_shot"] == 2 * families  # both prompt styles
     assert planned["evaluate_trained"] == 3 * families
 
 
@@ -65,6 +64,8 @@ def test_each_family_has_its_rows_in_one_fewshot_table(family_study):
     for label in labels:
         rows = fewshot[fewshot["model"] == label]
         assert list(zip(rows["method"], rows["style"], strict=True)) == [
+            ("zero-shot", "no-thinking"),
+            ("zero-shot", "thinking"),
             ("sft", "no-thinking"),
             ("cls-rl-lora", "thinking"),
             ("no-thinking", "no-thinking"),

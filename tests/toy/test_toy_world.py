@@ -7,7 +7,9 @@ trainer, on demo-colours (16 colours, 12 of which the toy model has no name for)
 - No-Thinking and CLS-RL each beat their zero-shot accuracy by more than their seed-to-seed spread;
 - No-Thinking's training accuracy reward reaches the threshold in fewer steps than CLS-RL's;
 
-and each check fails on a control run whose reward has its sign flipped. The runs rest on the
+and each check fails on a No-Thinking control run whose reward has its sign flipped (one run:
+the checks are the same functions for both methods, and the record pins CLS-RL's accuracies
+seed by seed). The runs rest on the
 pinned toy model (the same bytes on every machine) and on pinned CPU numerics
 (clsrl.cpu_numerics: the same bits whatever the CPU's instruction set), not on float luck.
 """
@@ -247,7 +249,6 @@ def zero_shot_run(workdir: str) -> dict:
 
 
 RUNS = [  # the longest first, so that neither worker idles at the end: CLS-RL's long completions
-    ("cls-rl", 1, True),
     *((method, seed, False) for method in ("cls-rl", "no-thinking") for seed in SEEDS),
     ("no-thinking", 1, True),
 ]
@@ -256,8 +257,8 @@ RUNS = [  # the longest first, so that neither worker idles at the end: CLS-RL's
 @pytest.fixture(scope="module")
 def toy_world(tmp_path_factory) -> dict:
     """The zero-shot accuracies and every learning run (2 seeds of each method and a
-    sign-flipped control of each), two at a time in pinned worker processes: about 6 minutes on
-    2 cores."""
+    sign-flipped No-Thinking control), two at a time in pinned worker processes: about 5 minutes
+    on 2 cores."""
     workdir = str(tmp_path_factory.mktemp("toy-runs"))
     spawn = get_context("spawn")
     with (
@@ -334,11 +335,10 @@ def test_the_learning_runs_reproduce_the_toy_studys_recorded_accuracies(runs, ze
 
 
 @pytest.mark.toy
-@pytest.mark.parametrize("method", ["no-thinking", "cls-rl"])
-def test_the_sign_flipped_control_does_not_beat_zero_shot(runs, zero_shot, method):
-    control = runs[method, 1, True]
-    baseline = zero_shot[STYLE[method]]
-    print(f"{method}: zero-shot {baseline:.1f}; sign-flipped {control['accuracy']:.1f}")
+def test_the_sign_flipped_control_does_not_beat_zero_shot(runs, zero_shot):
+    control = runs["no-thinking", 1, True]
+    baseline = zero_shot[STYLE["no-thinking"]]
+    print(f"zero-shot {baseline:.1f}; sign-flipped No-Thinking {control['accuracy']:.1f}")
     assert not beats_zero_shot_beyond_the_spread([control["accuracy"]], baseline)
     assert statistics.mean(control["reward"][-32:]) < statistics.mean(control["reward"][:32])
 
