@@ -319,9 +319,9 @@ def run_grpo(
         trainer.train()
     logged = [e for e in trainer.state.log_history if "completions/mean_length" in e]
     changed, total = changed_weights(before, trainer.model)
-    questions_asked, root = data["train"][:prompts], data["dataset"].root
+    asked, dataset_root = data["train"][:prompts], data["dataset"].root  # `root` is the work folder
     return {
-        **expected_prompts(processor, questions_asked, root, spec.prompt_style),
+        **expected_prompts(processor, asked, dataset_root, spec.prompt_style),
         **spy.record(),
         "completions": sizes.completions,
         "completion_tokens_mean": min(e["completions/mean_length"] for e in logged),
